@@ -1,0 +1,110 @@
+"""A trained model together with its tokenizers and settings, saved as one directory.
+
+Introduced in notebook 02. The directory that `s2s-keras train` writes, and that
+`translate`, `evaluate` and `export` read:
+
+    model.keras          the Keras model (architecture + weights)
+    source_tokenizer/    vocab.txt + tokenizer.json
+    target_tokenizer/    vocab.txt + tokenizer.json
+    run.json             corpus, direction, settings, seed, training time, hardware
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+
+from s2s_keras import decoding, models  # noqa: F401  (models registers the classes load_model needs)
+from s2s_keras.errors import S2SError
+from s2s_keras.text import Tokenizer, load_tokenizer
+
+
+@dataclass
+class TrainedModel:
+    """A model, the tokenizers it was trained with, and a record of how.
+
+    Args:
+        model: a seq2seq model with the interface of `s2s_keras.models`.
+        source_tokenizer, target_tokenizer: its tokenizers.
+        info: JSON-serialisable facts about the run (corpus, settings, timings).
+    """
+
+    model: keras.Model
+    source_tokenizer: Tokenizer
+    target_tokenizer: Tokenizer
+    info: dict = field(default_factory=dict)
+
+    def translate(self, sentences, **kwargs) -> list[str]:
+        """Greedy translations of raw sentences; see `s2s_keras.decoding.translate`."""
+        kwargs.setdefault("max_source_length", self.info.get("max_length", 64))
+        return decoding.translate(
+            self.model, self.source_tokenizer, self.target_tokenizer, sentences, **kwargs
+        )
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the directory atomically: a crash mid-save leaves the old one intact."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            self.model.save(tmp / "model.keras")
+            self.source_tokenizer.save(tmp / "source_tokenizer")
+            self.target_tokenizer.save(tmp / "target_tokenizer")
+            (tmp / "run.json").write_text(json.dumps(self.info, indent=2) + "\n")
+            if directory.exists():
+                old = directory.with_name(f".{directory.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(directory, old)
+                os.replace(tmp, directory)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TrainedModel:
+        """Load a directory written by `save`.
+
+        Raises:
+            S2SError: the directory is missing, incomplete or corrupt (one line saying which).
+        """
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise S2SError(
+                f"model directory {str(directory)!r} does not exist; "
+                "create one with `s2s-keras train --out DIR` or `s2s-keras demo`"
+            )
+        missing = [
+            name
+            for name in ("model.keras", "source_tokenizer", "target_tokenizer", "run.json")
+            if not (directory / name).exists()
+        ]
+        if missing:
+            raise S2SError(
+                f"{str(directory)!r} is not a complete model directory: missing "
+                f"{', '.join(missing)}"
+            )
+        try:
+            info = json.loads((directory / "run.json").read_text())
+            model = keras.saving.load_model(directory / "model.keras", compile=False)
+        except Exception as e:
+            raise S2SError(
+                f"cannot load the model in {str(directory)!r}: {type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''} (the file may be truncated or "
+                "from an incompatible version; train it again)"
+            ) from None
+        return cls(
+            model,
+            load_tokenizer(directory / "source_tokenizer"),
+            load_tokenizer(directory / "target_tokenizer"),
+            info,
+        )

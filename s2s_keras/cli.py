@@ -1,0 +1,198 @@
+"""The `s2s-keras` command (DESIGN §7).
+
+    s2s-keras demo                        offline: toy corpus, attention model, BLEU,
+                                          samples and an attention heatmap
+    s2s-keras train --corpus C --out DIR  train and save a model directory
+    s2s-keras translate --model DIR [TEXT ...]   (no TEXT: one sentence per stdin line)
+    s2s-keras evaluate --model DIR --corpus C [--split test] [--json]
+
+Bad input gives one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from s2s_keras.corpora import CORPORA
+from s2s_keras.errors import S2SError
+
+MODELS = ("bahdanau",)
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s2s-keras",
+        description="Sequence-to-sequence translation with Keras 3: train, translate, evaluate.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="offline demo on the built-in toy corpus")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"),
+                      help="where to write the model and attention.png (default: runs/demo)")
+    demo.add_argument("--epochs", type=_positive(int), default=10)
+    demo.add_argument("--pairs", type=_positive(int), default=12000,
+                      help="toy sentence pairs to generate (default: 12000)")
+    demo.add_argument("--seed", type=int, default=0)
+
+    train = sub.add_parser("train", help="train a model and save it to a directory")
+    train.add_argument("--corpus", required=True, choices=CORPORA, metavar="CORPUS",
+                       help=f"one of: {', '.join(CORPORA)}")
+    train.add_argument("--model", default="bahdanau", choices=MODELS)
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--epochs", type=_positive(int), default=10)
+    train.add_argument("--max-minutes", type=_positive(float), default=None)
+    train.add_argument("--batch-size", type=_positive(int), default=64)
+    train.add_argument("--vocab-size", type=_positive(int), default=None,
+                       help="per-side vocabulary cap (default: every training word)")
+    train.add_argument("--max-length", type=_positive(int), default=64)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--data-dir", type=Path, default=None,
+                       help="folder with the corpus files (default: $S2S_DATA_DIR, cache, download)")
+
+    translate = sub.add_parser("translate", help="translate text with a trained model")
+    translate.add_argument("--model", type=Path, required=True, help="a model directory")
+    translate.add_argument("--batch-size", type=_positive(int), default=64)
+    translate.add_argument("text", nargs="*", help="sentences; none: read one per stdin line")
+
+    evaluate = sub.add_parser("evaluate", help="BLEU and chrF of a model on a corpus split")
+    evaluate.add_argument("--model", type=Path, required=True, help="a model directory")
+    evaluate.add_argument("--corpus", required=True, choices=CORPORA, metavar="CORPUS",
+                          help=f"one of: {', '.join(CORPORA)}")
+    evaluate.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    evaluate.add_argument("--data-dir", type=Path, default=None)
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+    try:
+        return _COMMANDS[args.command](args)
+    except S2SError as e:
+        print(f"s2s-keras: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("s2s-keras: interrupted", file=sys.stderr)
+        return 130
+
+
+def _load_corpus(name, data_dir):
+    from s2s_keras.corpora import load_corpus
+
+    return load_corpus(name, data_dir=data_dir)
+
+
+def _demo(args) -> int:
+    start = time.monotonic()
+    from s2s_keras import plots
+    from s2s_keras.decoding import attention_map
+    from s2s_keras.evaluation import corpus_scores
+    from s2s_keras.toy import make_toy_corpus
+    from s2s_keras.training import train
+
+    corpus = make_toy_corpus(args.pairs, seed=args.seed)
+    sizes = corpus.sizes()
+    print(f"Toy corpus (English → Spanish-like), seed {args.seed}: "
+          f"{sizes['train']} train / {sizes['validation']} validation / {sizes['test']} test pairs")
+    trained, _ = train(corpus, epochs=args.epochs, seed=args.seed, verbose=2)
+    print(f"Trained {trained.info['params']:,} parameters in {trained.info['train_seconds']} s "
+          f"on {trained.info['hardware']}")
+
+    hyps = trained.translate(corpus.test.source, progress=sys.stderr.isatty())
+    scores = corpus_scores(hyps, corpus.test.target)
+    trained.info["test"] = scores
+    print(f"\nTest BLEU {scores['bleu']:.1f}  chrF {scores['chrf']:.1f}  "
+          f"({scores['sentences']} sentences, greedy decoding)")
+    print(f"  BLEU signature: {scores['bleu_signature']}")
+    print(f"  chrF signature: {scores['chrf_signature']}")
+    print("\nSamples from the test split:")
+    for src, ref, hyp in list(zip(corpus.test.source, corpus.test.target, hyps))[:5]:
+        print(f"  source:    {src}\n  reference: {ref}\n  output:    {hyp}\n")
+
+    out = trained.save(args.out)
+    # The longest test sentence shows the adjective–noun reordering best.
+    sentence = max(corpus.test.source[:200], key=len)
+    src_tokens, out_tokens, weights = attention_map(
+        trained.model, trained.source_tokenizer, trained.target_tokenizer, sentence
+    )
+    figure = plots.attention_heatmap(weights, src_tokens, out_tokens, title=sentence)
+    figure.savefig(out / "attention.png", dpi=120)
+    print(f"Model saved to {out}/; attention heatmap: {out / 'attention.png'}")
+    print(f"Total wall time {time.monotonic() - start:.0f} s")
+    return 0
+
+
+def _train(args) -> int:
+    from s2s_keras.training import train
+
+    corpus = _load_corpus(args.corpus, args.data_dir)
+    print(f"{corpus.name}: {corpus.sizes()}")
+    trained, _ = train(
+        corpus, epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length,
+        vocab_size=args.vocab_size, max_minutes=args.max_minutes, seed=args.seed, verbose=2,
+    )
+    trained.save(args.out)
+    print(f"Model saved to {args.out}/ ({trained.info['train_seconds']} s of training)")
+    return 0
+
+
+def _translate(args) -> int:
+    from s2s_keras.bundle import TrainedModel
+
+    trained = TrainedModel.load(args.model)
+    lines = args.text or [line.rstrip("\n") for line in sys.stdin]
+    for line in trained.translate(lines, batch_size=args.batch_size,
+                                  progress=not args.text and sys.stderr.isatty()):
+        print(line)
+    return 0
+
+
+def _evaluate(args) -> int:
+    from s2s_keras.bundle import TrainedModel
+    from s2s_keras.evaluation import corpus_scores
+
+    trained = TrainedModel.load(args.model)
+    corpus = _load_corpus(args.corpus, args.data_dir)
+    expected = (trained.info.get("source_lang"), trained.info.get("target_lang"))
+    if (corpus.source_lang, corpus.target_lang) != expected:
+        raise S2SError(
+            f"the model translates {expected[0]}→{expected[1]} but {corpus.name!r} is "
+            f"{corpus.source_lang}→{corpus.target_lang}; pick the corpus it was trained on"
+        )
+    data = corpus.split(args.split)
+    hyps = trained.translate(data.source, progress=sys.stderr.isatty())
+    scores = {"corpus": corpus.name, "split": args.split, "decoding": "greedy",
+              **corpus_scores(hyps, data.target)}
+    if args.json:
+        print(json.dumps(scores, indent=2))
+    else:
+        print(f"{corpus.name} {args.split}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}"
+              f"  ({scores['sentences']} sentences, greedy)")
+        print(f"  {scores['bleu_signature']}\n  {scores['chrf_signature']}")
+    return 0
+
+
+_COMMANDS = {"demo": _demo, "train": _train, "translate": _translate, "evaluate": _evaluate}
+
+if __name__ == "__main__":
+    sys.exit(main())

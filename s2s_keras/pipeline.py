@@ -1,0 +1,127 @@
+"""tf.data input pipelines for teacher-forced seq2seq training.
+
+Introduced in notebook 00 (data and tokenization); notebook 08 measures what bucketing
+buys. The order of the stages matters:
+
+    pairs → tokenize (batched) → truncate → cache → shuffle → bucket by length
+          → pad with 0 → split target into (input, output) → prefetch
+
+Tokenizing before `cache` means the tokenizer runs once, not once per epoch; shuffling
+after `cache` gives a new order every epoch; bucketing puts sentences of similar length
+in one batch so little compute is spent on padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from s2s_keras.text import Tokenizer
+from s2s_keras.types import ParallelText
+
+DEFAULT_BOUNDARIES = (8, 12, 16, 20, 24, 32, 48, 64, 96, 128)
+
+
+def make_dataset(
+    data: ParallelText,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    *,
+    batch_size: int = 64,
+    max_length: int = 64,
+    shuffle: bool = True,
+    bucket: bool = True,
+    boundaries: Sequence[int] = DEFAULT_BOUNDARIES,
+    seed: int | None = None,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """Batches of `((source, target_in), target_out)` for `Model.fit`.
+
+    `target_in` is the target without its last token (it starts with `[START]`),
+    `target_out` the target without its first (it ends with `[END]`): the model predicts
+    token `t + 1` from tokens `≤ t` (teacher forcing).
+
+    Args:
+        data: the sentence pairs.
+        source_tokenizer, target_tokenizer: tokenizers of each side.
+        batch_size: sentences per batch.
+        max_length: longest sequence kept, in tokens including the markers; longer
+            sequences are truncated (the target keeps its `[END]`).
+        shuffle: reshuffle every epoch (with `seed`).
+        bucket: group sentences of similar length (less padding); `False` gives plain
+            `padded_batch` over the (shuffled) stream.
+        boundaries: bucket boundaries in tokens; those ≥ `max_length` are ignored.
+        seed: shuffle seed; `None` for a different order each run.
+        drop_remainder: drop incomplete batches (fixed batch dimension).
+
+    Returns:
+        A `tf.data.Dataset` of `((int64 [B, S], int64 [B, T]), int64 [B, T])`, padded with 0.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    if max_length < 3:
+        raise ValueError(f"max_length must be >= 3 (room for [START], a token and [END]), got {max_length!r}")
+    if len(data) == 0:
+        raise ValueError("cannot make a dataset from 0 sentence pairs")
+
+    def tokenize(src, tgt):
+        s = source_tokenizer.tokenize(src)[:, :max_length]
+        t = target_tokenizer.tokenize(tgt)
+        # Truncate inside the sentence so the target still ends with [END].
+        t = tf.concat([t[:, : max_length - 1], t[:, -1:]], axis=1)
+        return s, t
+
+    ds = (
+        tf.data.Dataset.from_tensor_slices((list(data.source), list(data.target)))
+        .batch(1024)
+        .map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+        .unbatch()
+        # unbatch leaves rank-1 "ragged" specs (ragged_rank 0) that padded_batch rejects.
+        .map(_dense, num_parallel_calls=tf.data.AUTOTUNE)
+        .cache()
+    )
+    if shuffle:
+        ds = ds.shuffle(min(len(data), 50_000), seed=seed, reshuffle_each_iteration=True)
+
+    padded = (tf.TensorShape([None]), tf.TensorShape([None]))
+    if bucket:
+        bounds = [b for b in boundaries if b < max_length] + [max_length + 1]
+        ds = ds.bucket_by_sequence_length(
+            element_length_func=lambda s, t: tf.maximum(tf.shape(s)[0], tf.shape(t)[0]),
+            bucket_boundaries=bounds,
+            bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
+            padded_shapes=padded,
+            drop_remainder=drop_remainder,
+        )
+    else:
+        ds = ds.padded_batch(batch_size, padded_shapes=padded, drop_remainder=drop_remainder)
+    return ds.map(_teacher_forcing, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
+    )
+
+
+def _dense(source, target):
+    return tf.identity(source), tf.identity(target)
+
+
+def _teacher_forcing(source, target):
+    return (source, target[:, :-1]), target[:, 1:]
+
+
+def padding_efficiency(dataset: tf.data.Dataset) -> float:
+    """Share of real tokens among all token slots, over one pass of `dataset`.
+
+    Counts the source and the output target of `((source, target_in), target_out)`
+    batches; 1.0 means no padding at all.
+    """
+    real = total = 0
+    for (source, _), target_out in dataset:
+        for x in (source, target_out):
+            x = x.numpy()
+            real += int(np.count_nonzero(x))
+            total += x.size
+    if total == 0:
+        raise ValueError("the dataset is empty")
+    return real / total

@@ -1,0 +1,62 @@
+"""Plots: attention heatmaps and learning curves.
+
+Introduced in notebook 04 (attention heatmaps). Functions return the matplotlib
+`Figure` so notebooks display it and the command line saves it; colours and fonts are
+chosen to read on a light background (JupyterLab's default theme and GitHub).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def attention_heatmap(weights, source_tokens: Sequence[str], target_tokens: Sequence[str],
+                      title: str | None = None):
+    """Heatmap of one sentence's attention: rows are output tokens, columns source tokens.
+
+    Args:
+        weights: `[T, S]` attention weights (rows sum to 1 over real source tokens).
+        source_tokens: the `S` source tokens, as the model saw them.
+        target_tokens: the `T` generated tokens.
+        title: optional figure title.
+
+    Returns:
+        A `matplotlib.figure.Figure`.
+    """
+    from matplotlib.figure import Figure
+
+    weights = np.asarray(weights, dtype=float)[: len(target_tokens), : len(source_tokens)]
+    fig = Figure(figsize=(0.45 * len(source_tokens) + 2.5, 0.4 * len(target_tokens) + 1.8))
+    ax = fig.add_subplot()
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source_tokens)), source_tokens, rotation=60, ha="right")
+    ax.set_yticks(range(len(target_tokens)), target_tokens)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight")
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(history: dict, metrics: Sequence[str] = ("loss", "masked_accuracy")):
+    """Training and validation curves from a Keras `History.history` dict, one panel each."""
+    from matplotlib.figure import Figure
+
+    metrics = [m for m in metrics if m in history]
+    fig = Figure(figsize=(4.5 * max(len(metrics), 1), 3.4))
+    for i, name in enumerate(metrics, start=1):
+        ax = fig.add_subplot(1, len(metrics), i)
+        epochs = np.arange(1, len(history[name]) + 1)
+        ax.plot(epochs, history[name], marker="o", label="train")
+        if f"val_{name}" in history:
+            ax.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig

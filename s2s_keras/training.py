@@ -1,0 +1,169 @@
+"""Training helpers: tokenizers for a corpus, compilation, callbacks.
+
+Introduced in notebook 02 (training a seq2seq model); the command line and every
+notebook train through these functions.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import keras
+
+from s2s_keras.bundle import TrainedModel
+from s2s_keras.evaluation import MaskedAccuracy, masked_loss
+from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
+from s2s_keras.pipeline import make_dataset
+from s2s_keras.text import Tokenizer, WordPieceTokenizer, WordTokenizer
+from s2s_keras.types import Corpus, ParallelText
+
+
+def fit_tokenizers(
+    train: ParallelText, *, kind: str = "word", vocab_size: int | None = None
+) -> tuple[Tokenizer, Tokenizer]:
+    """Learn source and target tokenizers on the training split only.
+
+    Args:
+        train: the training pairs (never the validation or test split: that would leak).
+        kind: `"word"` or `"wordpiece"`.
+        vocab_size: per side; `None` keeps every training word (`"word"` only).
+    """
+    if kind == "word":
+        return (
+            WordTokenizer.from_texts(train.source, max_size=vocab_size),
+            WordTokenizer.from_texts(train.target, max_size=vocab_size),
+        )
+    if kind == "wordpiece":
+        size = vocab_size or 8000
+        return (
+            WordPieceTokenizer.from_texts(train.source, vocab_size=size),
+            WordPieceTokenizer.from_texts(train.target, vocab_size=size),
+        )
+    raise ValueError(f"kind must be 'word' or 'wordpiece', got {kind!r}")
+
+
+def compile_model(model: keras.Model, *, learning_rate: float = 3e-3, clipnorm: float = 1.0):
+    """Adam with gradient-norm clipping (RNNs' exploding gradients, Pascanu et al. 2013),
+    the masked loss and masked accuracy."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm),
+        loss=masked_loss,
+        metrics=[MaskedAccuracy()],
+    )
+    return model
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once `minutes` of wall time have passed (checked after each batch)."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        if minutes <= 0:
+            raise ValueError(f"minutes must be > 0, got {minutes!r}")
+        self.seconds = 60.0 * minutes
+        self.stopped_early = False
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self._start > self.seconds:
+            self.model.stop_training = True
+            self.stopped_early = True
+
+
+def train(
+    corpus: Corpus,
+    *,
+    config: AttentionSeq2SeqConfig | None = None,
+    epochs: int = 10,
+    batch_size: int = 64,
+    max_length: int = 64,
+    vocab_size: int | None = None,
+    learning_rate: float = 3e-3,
+    max_minutes: float | None = None,
+    seed: int = 0,
+    verbose: int | str = "auto",
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> tuple[TrainedModel, dict]:
+    """Train an attention seq2seq model on `corpus.train`, validating on `corpus.validation`.
+
+    Args:
+        corpus: the parallel corpus (direction as named).
+        config: model sizes; `AttentionSeq2SeqConfig()` by default.
+        epochs: passes over the training split.
+        batch_size: sentences per batch.
+        max_length: longest sequence in tokens; longer ones are truncated.
+        vocab_size: per-side word vocabulary cap; `None` keeps every training word.
+        learning_rate: Adam's step size.
+        max_minutes: stop after this much training time, whatever `epochs` says.
+        seed: seeds Python, NumPy and TensorFlow (weights and shuffling).
+        verbose: Keras `fit` verbosity (`2`: one line per epoch).
+        callbacks: extra Keras callbacks.
+
+    Returns:
+        `(trained_model, history)` where `history` is Keras' `History.history` dict.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs!r}")
+    config = config or AttentionSeq2SeqConfig()
+    keras.utils.set_random_seed(seed)
+    source_tokenizer, target_tokenizer = fit_tokenizers(corpus.train, vocab_size=vocab_size)
+    train_ds = make_dataset(corpus.train, source_tokenizer, target_tokenizer,
+                            batch_size=batch_size, max_length=max_length, seed=seed)
+    val_ds = make_dataset(corpus.validation, source_tokenizer, target_tokenizer,
+                          batch_size=batch_size, max_length=max_length, shuffle=False)
+    model = AttentionSeq2Seq.from_config_object(
+        config, source_tokenizer.vocab_size, target_tokenizer.vocab_size
+    )
+    compile_model(model, learning_rate=learning_rate)
+    callbacks = list(callbacks)
+    if max_minutes is not None:
+        callbacks.append(TimeBudget(max_minutes))
+    start = time.monotonic()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
+                        callbacks=callbacks)
+    seconds = time.monotonic() - start
+    info = {
+        "corpus": corpus.name,
+        "source_lang": corpus.source_lang,
+        "target_lang": corpus.target_lang,
+        "model": "bahdanau",
+        "config": asdict(config),
+        "params": model.count_params(),
+        "epochs_run": len(history.history.get("loss", [])),
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "train_seconds": round(seconds, 1),
+        "hardware": hardware_description(),
+        "split_sizes": corpus.sizes(),
+    }
+    return TrainedModel(model, source_tokenizer, target_tokenizer, info), history.history
+
+
+def hardware_description() -> str:
+    """E.g. `"CPU x2 (Intel Xeon ...), TensorFlow 2.21.0"` or the GPU names."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                 for g in gpus]
+        device = ", ".join(names)
+    else:
+        cpu = platform.processor() or platform.machine()
+        try:
+            for line in open("/proc/cpuinfo", encoding="utf-8"):
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+        device = f"CPU x{os.cpu_count()} ({cpu})"
+    return f"{device}, TensorFlow {tf.__version__}, Keras {keras.__version__}"
