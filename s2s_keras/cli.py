@@ -46,27 +46,48 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="offline demo on the built-in toy corpus")
-    demo.add_argument("--out", type=Path, default=Path("runs/demo"),
-                      help="where to write the model and attention.png (default: runs/demo)")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/demo"),
+        help="where to write the model and attention.png (default: runs/demo)",
+    )
     demo.add_argument("--epochs", type=_positive(int), default=10)
-    demo.add_argument("--pairs", type=_positive(int), default=12000,
-                      help="toy sentence pairs to generate (default: 12000)")
+    demo.add_argument(
+        "--pairs",
+        type=_positive(int),
+        default=12000,
+        help="toy sentence pairs to generate (default: 12000)",
+    )
     demo.add_argument("--seed", type=int, default=0)
 
     train = sub.add_parser("train", help="train a model and save it to a directory")
-    train.add_argument("--corpus", required=True, choices=CORPORA, metavar="CORPUS",
-                       help=f"one of: {', '.join(CORPORA)}")
+    train.add_argument(
+        "--corpus",
+        required=True,
+        choices=CORPORA,
+        metavar="CORPUS",
+        help=f"one of: {', '.join(CORPORA)}",
+    )
     train.add_argument("--model", default="bahdanau", choices=MODELS)
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--epochs", type=_positive(int), default=10)
     train.add_argument("--max-minutes", type=_positive(float), default=None)
     train.add_argument("--batch-size", type=_positive(int), default=64)
-    train.add_argument("--vocab-size", type=_positive(int), default=None,
-                       help="per-side vocabulary cap (default: every training word)")
+    train.add_argument(
+        "--vocab-size",
+        type=_positive(int),
+        default=None,
+        help="per-side vocabulary cap (default: every training word)",
+    )
     train.add_argument("--max-length", type=_positive(int), default=64)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--data-dir", type=Path, default=None,
-                       help="folder with the corpus files (default: $S2S_DATA_DIR, cache, download)")
+    train.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder with the corpus files (default: $S2S_DATA_DIR, cache, download)",
+    )
 
     translate = sub.add_parser("translate", help="translate text with a trained model")
     translate.add_argument("--model", type=Path, required=True, help="a model directory")
@@ -75,18 +96,45 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="BLEU and chrF of a model on a corpus split")
     evaluate.add_argument("--model", type=Path, required=True, help="a model directory")
-    evaluate.add_argument("--corpus", required=True, choices=CORPORA, metavar="CORPUS",
-                          help=f"one of: {', '.join(CORPORA)}")
+    evaluate.add_argument(
+        "--corpus",
+        required=True,
+        choices=CORPORA,
+        metavar="CORPUS",
+        help=f"one of: {', '.join(CORPORA)}",
+    )
     evaluate.add_argument("--split", default="test", choices=("train", "validation", "test"))
     evaluate.add_argument("--data-dir", type=Path, default=None)
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     return parser
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow and tensorflow-text with their native start-up chatter hidden.
+
+    TF 2.21 writes oneDNN/CUDA notices to file descriptor 2 before its logging is set
+    up, where `TF_CPP_MIN_LOG_LEVEL` cannot reach them; an import error still surfaces
+    as a Python exception.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import s2s_keras.tf_text  # noqa: F401  (imports tensorflow too)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
     try:
+        if args.command != "train":  # train checks its corpus before paying for TF
+            _import_tensorflow_quietly()
         return _COMMANDS[args.command](args)
     except S2SError as e:
         print(f"s2s-keras: error: {e}", file=sys.stderr)
@@ -112,21 +160,27 @@ def _demo(args) -> int:
 
     corpus = make_toy_corpus(args.pairs, seed=args.seed)
     sizes = corpus.sizes()
-    print(f"Toy corpus (English → Spanish-like), seed {args.seed}: "
-          f"{sizes['train']} train / {sizes['validation']} validation / {sizes['test']} test pairs")
+    print(
+        f"Toy corpus (English → Spanish-like), seed {args.seed}: "
+        f"{sizes['train']} train / {sizes['validation']} validation / {sizes['test']} test pairs"
+    )
     trained, _ = train(corpus, epochs=args.epochs, seed=args.seed, verbose=2)
-    print(f"Trained {trained.info['params']:,} parameters in {trained.info['train_seconds']} s "
-          f"on {trained.info['hardware']}")
+    print(
+        f"Trained {trained.info['params']:,} parameters in {trained.info['train_seconds']} s "
+        f"on {trained.info['hardware']}"
+    )
 
     hyps = trained.translate(corpus.test.source, progress=sys.stderr.isatty())
     scores = corpus_scores(hyps, corpus.test.target)
     trained.info["test"] = scores
-    print(f"\nTest BLEU {scores['bleu']:.1f}  chrF {scores['chrf']:.1f}  "
-          f"({scores['sentences']} sentences, greedy decoding)")
+    print(
+        f"\nTest BLEU {scores['bleu']:.1f}  chrF {scores['chrf']:.1f}  "
+        f"({scores['sentences']} sentences, greedy decoding)"
+    )
     print(f"  BLEU signature: {scores['bleu_signature']}")
     print(f"  chrF signature: {scores['chrf_signature']}")
     print("\nSamples from the test split:")
-    for src, ref, hyp in list(zip(corpus.test.source, corpus.test.target, hyps))[:5]:
+    for src, ref, hyp in list(zip(corpus.test.source, corpus.test.target, hyps, strict=True))[:5]:
         print(f"  source:    {src}\n  reference: {ref}\n  output:    {hyp}\n")
 
     out = trained.save(args.out)
@@ -143,13 +197,20 @@ def _demo(args) -> int:
 
 
 def _train(args) -> int:
+    corpus = _load_corpus(args.corpus, args.data_dir)  # fails fast, before TensorFlow loads
+    _import_tensorflow_quietly()
     from s2s_keras.training import train
 
-    corpus = _load_corpus(args.corpus, args.data_dir)
     print(f"{corpus.name}: {corpus.sizes()}")
     trained, _ = train(
-        corpus, epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length,
-        vocab_size=args.vocab_size, max_minutes=args.max_minutes, seed=args.seed, verbose=2,
+        corpus,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        vocab_size=args.vocab_size,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        verbose=2,
     )
     trained.save(args.out)
     print(f"Model saved to {args.out}/ ({trained.info['train_seconds']} s of training)")
@@ -161,33 +222,42 @@ def _translate(args) -> int:
 
     trained = TrainedModel.load(args.model)
     lines = args.text or [line.rstrip("\n") for line in sys.stdin]
-    for line in trained.translate(lines, batch_size=args.batch_size,
-                                  progress=not args.text and sys.stderr.isatty()):
+    for line in trained.translate(
+        lines, batch_size=args.batch_size, progress=not args.text and sys.stderr.isatty()
+    ):
         print(line)
     return 0
 
 
 def _evaluate(args) -> int:
     from s2s_keras.bundle import TrainedModel
+    from s2s_keras.corpora import corpus_languages
     from s2s_keras.evaluation import corpus_scores
 
     trained = TrainedModel.load(args.model)
-    corpus = _load_corpus(args.corpus, args.data_dir)
     expected = (trained.info.get("source_lang"), trained.info.get("target_lang"))
-    if (corpus.source_lang, corpus.target_lang) != expected:
+    languages = corpus_languages(args.corpus)
+    if languages != expected:
         raise S2SError(
-            f"the model translates {expected[0]}→{expected[1]} but {corpus.name!r} is "
-            f"{corpus.source_lang}→{corpus.target_lang}; pick the corpus it was trained on"
+            f"the model translates {expected[0]}→{expected[1]} but {args.corpus!r} is "
+            f"{languages[0]}→{languages[1]}; pick a corpus in the model's direction"
         )
+    corpus = _load_corpus(args.corpus, args.data_dir)
     data = corpus.split(args.split)
     hyps = trained.translate(data.source, progress=sys.stderr.isatty())
-    scores = {"corpus": corpus.name, "split": args.split, "decoding": "greedy",
-              **corpus_scores(hyps, data.target)}
+    scores = {
+        "corpus": corpus.name,
+        "split": args.split,
+        "decoding": "greedy",
+        **corpus_scores(hyps, data.target),
+    }
     if args.json:
         print(json.dumps(scores, indent=2))
     else:
-        print(f"{corpus.name} {args.split}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}"
-              f"  ({scores['sentences']} sentences, greedy)")
+        print(
+            f"{corpus.name} {args.split}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}"
+            f"  ({scores['sentences']} sentences, greedy)"
+        )
         print(f"  {scores['bleu_signature']}\n  {scores['chrf_signature']}")
     return 0
 

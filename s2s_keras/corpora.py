@@ -146,6 +146,22 @@ CORPORA: tuple[str, ...] = (
 _VERIFIED: set[tuple[str, int, int, str]] = set()
 
 
+def corpus_languages(name: str) -> tuple[str, str]:
+    """`(source_lang, target_lang)` of a corpus name, without loading anything.
+
+    Raises:
+        UnknownCorpusError: `name` is not in `CORPORA`.
+    """
+    if name == "toy":
+        return ("en", "es")
+    if name in _ANKI:
+        return _ANKI[name][1], _ANKI[name][2]
+    if name in CORPORA:
+        _, source_lang, target_lang = name.split("-")
+        return source_lang, target_lang
+    raise UnknownCorpusError(f"unknown corpus {name!r}; expected one of: {', '.join(CORPORA)}")
+
+
 def load_corpus(
     name: str, *, data_dir: str | os.PathLike | None = None, path: str | os.PathLike | None = None
 ) -> Corpus:
@@ -183,11 +199,9 @@ def load_corpus(
             source_lang=source_lang,
             target_lang=target_lang,
         )
-    if name not in CORPORA:
-        raise UnknownCorpusError(f"unknown corpus {name!r}; expected one of: {', '.join(CORPORA)}")
+    source_lang, target_lang = corpus_languages(name)
     if path is not None and not Path(path).is_dir():
         raise DataNotFoundError(f"{name} needs a folder in the data-dir layout, got path={path}")
-    _, source_lang, target_lang = name.split("-")
     splits = {
         split: read_aligned(
             *(

@@ -95,15 +95,20 @@ def translate(
         idx = order[i : i + batch_size]
         batch = tf.gather(ids, idx).to_tensor(default_value=PAD_ID)
         tokens, _ = greedy_decode(model, batch, int(lengths[idx].max()) + extra_length)
-        for j, text in zip(idx, target_tokenizer.detokenize(tokens).numpy()):
+        for j, text in zip(idx, target_tokenizer.detokenize(tokens).numpy(), strict=True):
             out[j] = text.decode("utf-8")
         bar.update(len(idx))
     bar.close()
     return out
 
 
-def attention_map(model, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer,
-                  sentence: str, max_length: int = 64):
+def attention_map(
+    model,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    sentence: str,
+    max_length: int = 64,
+):
     """Greedy-translate one sentence and return what it attended to.
 
     Returns:

@@ -67,9 +67,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
     """
     hypotheses, references = list(hypotheses), list(references)
     if len(hypotheses) != len(references):
-        raise ValueError(
-            f"got {len(hypotheses)} hypotheses for {len(references)} references"
-        )
+        raise ValueError(f"got {len(hypotheses)} hypotheses for {len(references)} references")
     bleu = sacrebleu.metrics.BLEU(lowercase=True)
     chrf = sacrebleu.metrics.CHRF()
     return {

@@ -47,23 +47,43 @@ class AttentionSeq2Seq(keras.Model):
         Logits `[B, T, V]` float32.
     """
 
-    def __init__(self, source_vocab_size, target_vocab_size, embedding_dim=64, units=128,
-                 dropout=0.0, **kwargs):
+    def __init__(
+        self,
+        source_vocab_size,
+        target_vocab_size,
+        embedding_dim=64,
+        units=128,
+        dropout=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.source_vocab_size = source_vocab_size
         self.target_vocab_size = target_vocab_size
         self.embedding_dim = embedding_dim
         self.units = units
         self.dropout = dropout
-        self.encoder = RNNEncoder(source_vocab_size, embedding_dim, units, bidirectional=True,
-                                  dropout=dropout, name="encoder", dtype=self.dtype_policy)
-        self.decoder = AttentionDecoder(target_vocab_size, embedding_dim, 2 * units,
-                                        dropout=dropout, name="decoder",
-                                        dtype=self.dtype_policy)
+        self.encoder = RNNEncoder(
+            source_vocab_size,
+            embedding_dim,
+            units,
+            bidirectional=True,
+            dropout=dropout,
+            name="encoder",
+            dtype=self.dtype_policy,
+        )
+        self.decoder = AttentionDecoder(
+            target_vocab_size,
+            embedding_dim,
+            2 * units,
+            dropout=dropout,
+            name="decoder",
+            dtype=self.dtype_policy,
+        )
 
     @classmethod
-    def from_config_object(cls, config: AttentionSeq2SeqConfig, source_vocab_size,
-                           target_vocab_size):
+    def from_config_object(
+        cls, config: AttentionSeq2SeqConfig, source_vocab_size, target_vocab_size
+    ):
         return cls(source_vocab_size, target_vocab_size, **asdict(config))
 
     def build(self, input_shape):
@@ -101,8 +121,12 @@ class AttentionSeq2Seq(keras.Model):
             `(logits [B, V] float32, new_state)`; `new_state["attention"]` is `[B, S]`.
         """
         logits, hidden, weights = self.decoder(
-            ops.expand_dims(last_ids, 1), state["memory"], state["mask"], state["hidden"],
-            keys=state["keys"], training=False,
+            ops.expand_dims(last_ids, 1),
+            state["memory"],
+            state["mask"],
+            state["hidden"],
+            keys=state["keys"],
+            training=False,
         )
         new_state = {**state, "hidden": hidden, "attention": weights[:, 0, :]}
         return logits[:, 0, :], new_state

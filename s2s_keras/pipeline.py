@@ -62,15 +62,17 @@ def make_dataset(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     if max_length < 3:
-        raise ValueError(f"max_length must be >= 3 (room for [START], a token and [END]), got {max_length!r}")
+        raise ValueError(
+            f"max_length must be >= 3 (room for [START], a token and [END]), got {max_length!r}"
+        )
     if len(data) == 0:
         raise ValueError("cannot make a dataset from 0 sentence pairs")
 
     def tokenize(src, tgt):
         s = source_tokenizer.tokenize(src)[:, :max_length]
         t = target_tokenizer.tokenize(tgt)
-        # Truncate inside the sentence so the target still ends with [END].
-        t = tf.concat([t[:, : max_length - 1], t[:, -1:]], axis=1)
+        # Truncate inside the sentence so the target still ends with [END] (exactly once).
+        t = tf.concat([t[:, :-1][:, : max_length - 1], t[:, -1:]], axis=1)
         return s, t
 
     ds = (
@@ -97,9 +99,7 @@ def make_dataset(
         )
     else:
         ds = ds.padded_batch(batch_size, padded_shapes=padded, drop_remainder=drop_remainder)
-    return ds.map(_teacher_forcing, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE
-    )
+    return ds.map(_teacher_forcing, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _dense(source, target):

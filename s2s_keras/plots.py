@@ -12,8 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def attention_heatmap(weights, source_tokens: Sequence[str], target_tokens: Sequence[str],
-                      title: str | None = None):
+def attention_heatmap(
+    weights, source_tokens: Sequence[str], target_tokens: Sequence[str], title: str | None = None
+):
     """Heatmap of one sentence's attention: rows are output tokens, columns source tokens.
 
     Args:

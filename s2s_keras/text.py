@@ -37,7 +37,7 @@ PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
 # their own; combining marks (\p{M}) stay attached to their letter.
 _PUNCT = r"([\p{P}\p{S}])"
 # Detokenization: no space before closing punctuation, none after opening marks.
-_NO_SPACE_BEFORE = r" ([.,!?;:%)\]}»…])"
+_NO_SPACE_BEFORE = r" ([.,!?;:%)\]}»…。])"
 _NO_SPACE_AFTER = r"([¿¡(\[{«]) "
 
 
@@ -62,11 +62,12 @@ def standardize(text: tf.Tensor | str | Sequence[str]) -> tf.Tensor:
         tf.convert_to_tensor(text, tf.string), "UTF-8", "UTF-8", errors="replace"
     )
     text = tft.normalize_utf8(text, "NFKD")
-    text = tf.strings.lower(text, encoding="utf-8")
     # Format characters (bidi marks, zero-width joiners, soft hyphens) are invisible:
     # drop them; control characters and every Unicode space become plain spaces.
+    # Before `lower`, which stops at the first NUL byte ("a\x00b" would become "a").
     text = tf.strings.regex_replace(text, r"\p{Cf}", "")
     text = tf.strings.regex_replace(text, r"[\p{Cc}\p{Z}]", " ")
+    text = tf.strings.lower(text, encoding="utf-8")
     text = tf.strings.regex_replace(text, _PUNCT, r" \1 ")
     text = tf.strings.regex_replace(text, r" +", " ")
     return tf.strings.strip(text)
@@ -110,18 +111,14 @@ class Tokenizer(tf.Module):
         super().__init__(name=name)
         vocab = list(vocab)
         if tuple(vocab[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
-            raise ValueError(
-                f"a vocabulary must start with {RESERVED_TOKENS!r}, got {vocab[:4]!r}"
-            )
+            raise ValueError(f"a vocabulary must start with {RESERVED_TOKENS!r}, got {vocab[:4]!r}")
         if len(set(vocab)) != len(vocab):
             dupes = [t for t, c in collections.Counter(vocab).items() if c > 1]
             raise ValueError(f"vocabulary has duplicate tokens, e.g. {dupes[:5]!r}")
         self.vocab = tuple(vocab)
         self._vocab = tf.constant(vocab, tf.string)
         self._table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                self._vocab, tf.range(len(vocab), dtype=tf.int64)
-            ),
+            tf.lookup.KeyValueTensorInitializer(self._vocab, tf.range(len(vocab), dtype=tf.int64)),
             default_value=UNK_ID,
         )
 

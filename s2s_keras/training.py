@@ -113,10 +113,22 @@ def train(
     config = config or AttentionSeq2SeqConfig()
     keras.utils.set_random_seed(seed)
     source_tokenizer, target_tokenizer = fit_tokenizers(corpus.train, vocab_size=vocab_size)
-    train_ds = make_dataset(corpus.train, source_tokenizer, target_tokenizer,
-                            batch_size=batch_size, max_length=max_length, seed=seed)
-    val_ds = make_dataset(corpus.validation, source_tokenizer, target_tokenizer,
-                          batch_size=batch_size, max_length=max_length, shuffle=False)
+    train_ds = make_dataset(
+        corpus.train,
+        source_tokenizer,
+        target_tokenizer,
+        batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+    )
+    val_ds = make_dataset(
+        corpus.validation,
+        source_tokenizer,
+        target_tokenizer,
+        batch_size=batch_size,
+        max_length=max_length,
+        shuffle=False,
+    )
     model = AttentionSeq2Seq.from_config_object(
         config, source_tokenizer.vocab_size, target_tokenizer.vocab_size
     )
@@ -125,8 +137,9 @@ def train(
     if max_minutes is not None:
         callbacks.append(TimeBudget(max_minutes))
     start = time.monotonic()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
-                        callbacks=callbacks)
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=callbacks
+    )
     seconds = time.monotonic() - start
     info = {
         "corpus": corpus.name,
@@ -153,16 +166,18 @@ def hardware_description() -> str:
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
-        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                 for g in gpus]
+        names = [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        ]
         device = ", ".join(names)
     else:
         cpu = platform.processor() or platform.machine()
         try:
-            for line in open("/proc/cpuinfo", encoding="utf-8"):
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                names = [
+                    line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
+                ]
+            cpu = names[0] if names else cpu
         except OSError:
             pass
         device = f"CPU x{os.cpu_count()} ({cpu})"

@@ -59,13 +59,15 @@ class Corpus:
         """One split by name: `"train"`, `"validation"` (or `"val"`) or `"test"`."""
         key = {"val": "validation", "valid": "validation", "dev": "validation"}.get(name, name)
         if key not in ("train", "validation", "test"):
-            raise ValueError(
-                f"unknown split {name!r}; expected 'train', 'validation' or 'test'"
-            )
+            raise ValueError(f"unknown split {name!r}; expected 'train', 'validation' or 'test'")
         return getattr(self, key)
 
     def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+        return {
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "test": len(self.test),
+        }
 
 
 def split_bucket(english: str) -> int:
@@ -84,7 +86,12 @@ def split_name(english: str) -> str:
 
 
 def grouped_split(
-    pairs: Iterable[tuple[str, str]], *, english_side: int, name: str, source_lang: str, target_lang: str
+    pairs: Iterable[tuple[str, str]],
+    *,
+    english_side: int,
+    name: str,
+    source_lang: str,
+    target_lang: str,
 ) -> Corpus:
     """Split `(source, target)` pairs by the hash of their English side.
 

@@ -40,11 +40,15 @@ class AttentionDecoder(keras.layers.Layer):
         `(logits [B, T, V] float32, state [B, H], attention [B, T, S] float32)`.
     """
 
-    def __init__(self, vocab_size, embedding_dim=128, units=256, attention_units=None,
-                 dropout=0.0, **kwargs):
+    def __init__(
+        self, vocab_size, embedding_dim=128, units=256, attention_units=None, dropout=0.0, **kwargs
+    ):
         super().__init__(**kwargs)
-        for name, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim),
-                            ("units", units)):
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("embedding_dim", embedding_dim),
+            ("units", units),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= dropout < 1.0:
@@ -62,17 +66,17 @@ class AttentionDecoder(keras.layers.Layer):
             self.vocab_size, self.embedding_dim, name="embedding", dtype=policy
         )
         self.embedding.build(target_in_shape)
-        self.bridge = keras.layers.Dense(self.units, activation="tanh", name="bridge",
-                                         dtype=policy)
+        self.bridge = keras.layers.Dense(self.units, activation="tanh", name="bridge", dtype=policy)
         self.bridge.build((None, memory_dim))
-        self.rnn = keras.layers.GRU(self.units, return_sequences=True, return_state=True,
-                                    name="gru", dtype=policy)
+        self.rnn = keras.layers.GRU(
+            self.units, return_sequences=True, return_state=True, name="gru", dtype=policy
+        )
         self.rnn.build((None, None, self.embedding_dim))
-        self.attention = BahdanauAttention(self.attention_units, name="attention",
-                                           dtype=policy)
+        self.attention = BahdanauAttention(self.attention_units, name="attention", dtype=policy)
         self.attention.build((None, None, self.units), memory_shape)
-        self.combine = keras.layers.Dense(self.units, activation="tanh", name="combine",
-                                          dtype=policy)
+        self.combine = keras.layers.Dense(
+            self.units, activation="tanh", name="combine", dtype=policy
+        )
         self.combine.build((None, None, self.units + memory_dim))
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy)
         # Logits in float32 so the softmax and the loss are stable under mixed precision.

@@ -52,8 +52,12 @@ class RNNEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim),
-                            ("units", units), ("num_layers", num_layers)):
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("embedding_dim", embedding_dim),
+            ("units", units),
+            ("num_layers", num_layers),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if cell not in _CELLS:
@@ -82,12 +86,16 @@ class RNNEncoder(keras.layers.Layer):
         input_dim = self.embedding_dim
         for i in range(self.num_layers):
             rnn = _CELLS[self.cell](
-                self.units, return_sequences=True, return_state=True,
-                name=f"{self.cell}_{i}", dtype=self.dtype_policy,
+                self.units,
+                return_sequences=True,
+                return_state=True,
+                name=f"{self.cell}_{i}",
+                dtype=self.dtype_policy,
             )
             if self.bidirectional:
-                rnn = keras.layers.Bidirectional(rnn, name=f"bi{self.cell}_{i}",
-                                                 dtype=self.dtype_policy)
+                rnn = keras.layers.Bidirectional(
+                    rnn, name=f"bi{self.cell}_{i}", dtype=self.dtype_policy
+                )
             rnn.build((None, None, input_dim))
             self.rnns.append(rnn)
             input_dim = self.output_dim

@@ -1,0 +1,120 @@
+"""The `s2s-keras` command, exercised as a user would: in a subprocess, reading its output."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args, stdin=None, env=None, timeout=300):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "s2s_keras.cli", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(("s2s-keras: error:", "s2s-keras ")), result.stderr
+    message = lines[-1]
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """One small demo run shared by the tests below: 600 pairs, 2 epochs."""
+    out = tmp_path_factory.mktemp("demo") / "model"
+    result = run_cli("demo", "--pairs", 600, "--epochs", 2, "--out", out)
+    return result, out
+
+
+def test_demo_prints_scores_samples_and_writes_a_model_and_heatmap(demo_run):
+    result, out = demo_run
+    assert result.returncode == 0, result.stderr
+    assert "Test BLEU" in result.stdout and "chrF" in result.stdout
+    assert "nrefs:1|case:lc|eff:no|tok:13a|smooth:exp" in result.stdout
+    assert result.stdout.count("  source:    ") == 5
+    assert (out / "attention.png").stat().st_size > 10_000
+    info = json.loads((out / "run.json").read_text())
+    assert info["corpus"] == "toy" and info["epochs_run"] == 2
+    assert 0.0 <= info["test"]["bleu"] <= 100.0
+    for name in ("model.keras", "source_tokenizer/vocab.txt", "target_tokenizer/vocab.txt"):
+        assert (out / name).exists()
+
+
+def test_translate_reads_arguments_or_stdin_line_by_line(demo_run):
+    _, out = demo_run
+    by_args = run_cli("translate", "--model", out, "The cat.", "", "A red house.")
+    assert by_args.returncode == 0, by_args.stderr
+    lines = by_args.stdout.split("\n")
+    assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
+
+    by_stdin = run_cli("translate", "--model", out, stdin="The cat.\n\nA red house.\n")
+    assert by_stdin.returncode == 0, by_stdin.stderr
+    assert by_stdin.stdout == by_args.stdout
+
+
+def test_evaluate_prints_json_scores_with_signature(demo_run):
+    _, out = demo_run
+    result = run_cli("evaluate", "--model", out, "--corpus", "toy", "--split", "test", "--json")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert scores["corpus"] == "toy" and scores["split"] == "test"
+    assert scores["sentences"] == 236  # the default toy corpus's test split
+    assert scores["bleu_signature"].startswith("nrefs:1|case:lc")
+    assert 0.0 <= scores["chrf"] <= 100.0
+
+
+def test_evaluate_refuses_a_corpus_in_the_other_direction(demo_run):
+    _, out = demo_run
+    result = run_cli("evaluate", "--model", out, "--corpus", "spa-eng")
+    assert_one_line_error(result, "en→es", "es→en")
+
+
+def test_unknown_corpus_is_a_one_line_error():
+    result = run_cli("train", "--corpus", "klingon-eng", "--out", "unused")
+    message = assert_one_line_error(result, "klingon-eng")
+    assert "spa-eng" in message  # the valid names are listed
+
+
+@pytest.mark.parametrize("value", ["zero", "0", "-3"])
+def test_bad_number_is_a_one_line_error(value):
+    result = run_cli("demo", "--epochs", value)
+    assert_one_line_error(result, value)
+
+
+def test_missing_corpus_offline_names_url_path_and_data_dir(tmp_path):
+    env = {"S2S_OFFLINE": "1", "S2S_DATA_DIR": str(tmp_path), "S2S_CACHE_DIR": str(tmp_path)}
+    result = run_cli("train", "--corpus", "spa-eng", "--out", tmp_path / "m", env=env)
+    assert_one_line_error(result, "spa-eng.zip", str(tmp_path / "anki-spa-eng"), "S2S_DATA_DIR")
+    assert not (tmp_path / "m").exists()
+
+
+def test_missing_model_directory_is_a_one_line_error(tmp_path):
+    result = run_cli("translate", "--model", tmp_path / "nope", "hello")
+    assert_one_line_error(result, "does not exist")
+
+
+def test_corrupt_model_file_is_a_one_line_error(demo_run, tmp_path):
+    _, out = demo_run
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("source_tokenizer", "target_tokenizer"):
+        (broken / name).mkdir()
+        for f in ("vocab.txt", "tokenizer.json"):
+            (broken / name / f).write_bytes((out / name / f).read_bytes())
+    (broken / "run.json").write_bytes((out / "run.json").read_bytes())
+    (broken / "model.keras").write_bytes((out / "model.keras").read_bytes()[:1000])
+    result = run_cli("translate", "--model", broken, "hello")
+    assert_one_line_error(result, "cannot load the model", "broken")
