@@ -1,0 +1,112 @@
+"""Model directories (save / load / errors), the training helpers and the plots."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from s2s_keras.bundle import TrainedModel
+from s2s_keras.errors import S2SError
+from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
+from s2s_keras.plots import attention_heatmap, learning_curves
+from s2s_keras.text import WordTokenizer
+from s2s_keras.toy import make_toy_corpus
+from s2s_keras.training import TimeBudget, hardware_description, train
+
+
+@pytest.fixture(scope="module")
+def tiny_trained():
+    corpus = make_toy_corpus(300, seed=1)
+    trained, history = train(
+        corpus, config=AttentionSeq2SeqConfig(embedding_dim=8, units=8), epochs=1, verbose=0
+    )
+    return trained, history
+
+
+def test_train_records_how_the_model_was_made(tiny_trained):
+    trained, history = tiny_trained
+    info = trained.info
+    assert info["corpus"] == "toy" and (info["source_lang"], info["target_lang"]) == ("en", "es")
+    assert info["epochs_run"] == 1 and len(history["loss"]) == 1
+    assert info["params"] == trained.model.count_params()
+    assert info["split_sizes"] == make_toy_corpus(300, seed=1).sizes()
+    assert "TensorFlow 2.21" in info["hardware"] == hardware_description()
+
+
+def test_save_then_load_translates_identically(tiny_trained, tmp_path):
+    trained, _ = tiny_trained
+    sentences = ["The red cat sees a dog.", "Hello!", ""]
+    trained.save(tmp_path / "m")
+    loaded = TrainedModel.load(tmp_path / "m")
+    assert loaded.info == json.loads((tmp_path / "m" / "run.json").read_text())
+    assert loaded.source_tokenizer.vocab == trained.source_tokenizer.vocab
+    assert loaded.translate(sentences) == trained.translate(sentences)
+
+
+def test_save_over_an_existing_directory_replaces_it_and_leaves_no_temporaries(
+    tiny_trained, tmp_path
+):
+    trained, _ = tiny_trained
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "stale.txt").write_text("old run")
+    trained.save(tmp_path / "m")
+    assert not (tmp_path / "m" / "stale.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_a_failed_save_keeps_the_previous_directory(tiny_trained, tmp_path, monkeypatch):
+    trained, _ = tiny_trained
+    trained.save(tmp_path / "m")
+    before = (tmp_path / "m" / "model.keras").read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(WordTokenizer, "save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        trained.save(tmp_path / "m")
+    assert (tmp_path / "m" / "model.keras").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_loading_an_incomplete_directory_names_what_is_missing(tiny_trained, tmp_path):
+    trained, _ = tiny_trained
+    trained.save(tmp_path / "m")
+    (tmp_path / "m" / "run.json").unlink()
+    with pytest.raises(S2SError, match="missing run.json"):
+        TrainedModel.load(tmp_path / "m")
+    with pytest.raises(S2SError, match="does not exist"):
+        TrainedModel.load(tmp_path / "absent")
+
+
+def test_time_budget_stops_training_after_the_first_batch_past_the_budget():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    budget = TimeBudget(minutes=1e-9)
+    x = np.zeros((64, 2), "float32")
+    history = model.fit(x, x[:, :1], batch_size=8, epochs=3, verbose=0, callbacks=[budget])
+    assert budget.stopped_early and len(history.history["loss"]) == 1
+    with pytest.raises(ValueError, match="-1"):
+        TimeBudget(-1)
+
+
+def test_attention_heatmap_labels_rows_with_output_and_columns_with_source():
+    weights = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0]])
+    fig = attention_heatmap(weights, ["a", "b", "[END]"], ["x", "y"], title="t")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "[END]"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
+    np.testing.assert_array_equal(ax.images[0].get_array(), weights)
+
+
+def test_learning_curves_draw_train_and_validation_per_metric():
+    history = {"loss": [2.0, 1.0], "val_loss": [2.5, 1.5], "masked_accuracy": [0.1, 0.5]}
+    fig = learning_curves(history)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "masked_accuracy"]
+    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1
+
+
+def test_model_config_dataclass_builds_the_documented_sizes():
+    model = AttentionSeq2Seq.from_config_object(AttentionSeq2SeqConfig(units=4), 10, 12)
+    assert model.get_config()["units"] == 4 and model.decoder.units == 8
