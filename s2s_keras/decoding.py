@@ -32,6 +32,10 @@ def greedy_decode(model, source_ids, max_length: int):
         (padding) and attention rows are zero.
     """
     source_ids = tf.convert_to_tensor(source_ids, tf.int64)
+    if not getattr(model, "built", True):
+        # A never-called Keras model has no variables yet, and `_greedy` (traced before,
+        # for other models) may not create any: build it here, eagerly.
+        model.encode(source_ids)
     return _greedy(model, source_ids, tf.constant(max_length, tf.int32))
 
 
@@ -51,7 +55,9 @@ def _greedy(model, source_ids, max_length):
         tokens = tokens.write(step, nxt)
         attention = attention.write(step, weights)
         done = done | (nxt == END_ID)
-        last = nxt
+        # Finished rows go on reading [END], never padding: to a GRU an all-padding row
+        # is an error on GPU (cuDNN, DESIGN §11); their outputs are dropped anyway.
+        last = tf.where(done, tf.constant(END_ID, tf.int64), nxt)
     return tf.transpose(tokens.stack()), tf.transpose(attention.stack(), [1, 0, 2])
 
 

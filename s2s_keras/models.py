@@ -100,6 +100,9 @@ class AttentionSeq2Seq(keras.Model):
 
     def encode(self, source_ids):
         """`[B, S]` ids → the decoding state: memory, its mask and keys, GRU state."""
+        if not self.built:
+            # `encode` reaches into the decoder's sublayers, which only `build` creates.
+            self.build(((None, None), (None, None)))
         memory, enc_state, mask = self.encoder(source_ids, training=False)
         return {
             "memory": memory,  # [B, S, D]

@@ -34,8 +34,9 @@ RESERVED_TOKENS = (PAD, UNK, START, END)
 PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
 
 # Punctuation (\p{P}) and symbols (\p{S}, which includes most emoji) become tokens of
-# their own; combining marks (\p{M}) stay attached to their letter.
-_PUNCT = r"([\p{P}\p{S}])"
+# their own; combining marks (\p{M}) stay attached to their letter, or symbol: the
+# variation selector of "❤️" (U+2764 U+FE0F) must not become a token of its own.
+_PUNCT = r"([\p{P}\p{S}]\p{M}*)"
 # Detokenization: no space before closing punctuation, none after opening marks.
 _NO_SPACE_BEFORE = r" ([.,!?;:%)\]}»…。])"
 _NO_SPACE_AFTER = r"([¿¡(\[{«]) "

@@ -48,6 +48,7 @@ class AttentionDecoder(keras.layers.Layer):
             ("vocab_size", vocab_size),
             ("embedding_dim", embedding_dim),
             ("units", units),
+            ("attention_units", units if attention_units is None else attention_units),
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -56,7 +57,7 @@ class AttentionDecoder(keras.layers.Layer):
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.units = units
-        self.attention_units = attention_units or units
+        self.attention_units = units if attention_units is None else attention_units
         self.dropout = dropout
 
     def build(self, target_in_shape, memory_shape):

@@ -1,0 +1,111 @@
+"""Packaging: pins agree between pyproject.toml and environment.yml, entry point, docstrings."""
+
+import importlib
+import re
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml needs tomli on 3.10")
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "s2s_keras"
+
+# DESIGN §9; tensorflow-text 2.21.0 fails to import.
+DESIGN_PINS = {
+    "tensorflow": ">=2.21,<2.22",
+    "tensorflow-text": ">=2.21.1,<2.22",
+    "keras": ">=3.15",
+}
+
+
+def split(requirement: str) -> tuple[str, str]:
+    """`"Tensorflow_Text >= 2.21.1, <2.22"` → `("tensorflow-text", ">=2.21.1,<2.22")`."""
+    name, spec = re.fullmatch(r"([A-Za-z0-9._-]+)(.*)", requirement.strip()).groups()
+    return re.sub(r"[-_.]+", "-", name).lower(), re.sub(r"\s+", "", spec)
+
+
+def normalized(requirement: str) -> str:
+    return "".join(split(requirement))
+
+
+@pytest.fixture(scope="module")
+def project():
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]
+
+
+@pytest.fixture(scope="module")
+def conda_environment() -> tuple[list[str], list[str]]:
+    """`(conda dependencies, pip requirements)` of environment.yml, read line by line.
+
+    The file is a flat list under `dependencies:` with one nested `- pip:` list; reading
+    it by hand keeps PyYAML out of the test dependencies.
+    """
+    conda, pip = [], []
+    section = None
+    for line in (ROOT / "environment.yml").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        item = line.strip().removeprefix("- ").strip()
+        if indent == 0:
+            section = "conda" if line.startswith("dependencies:") else None
+        elif item == "pip:":
+            section, pip_indent = "pip", indent
+        elif section == "pip" and indent > pip_indent:
+            pip.append(item)
+        elif section in ("conda", "pip"):
+            section = "conda"
+            conda.append(item)
+    return conda, pip
+
+
+def test_environment_yml_pins_what_pyproject_pins(project, conda_environment):
+    _, pip = conda_environment
+    expected = project["dependencies"] + project["optional-dependencies"]["dev"]
+    assert sorted(normalized(r) for r in pip if r != "-e .") == sorted(map(normalized, expected))
+
+
+def test_environment_yml_installs_the_package_itself(conda_environment):
+    _, pip = conda_environment
+    assert pip.count("-e .") == 1
+
+
+def test_environment_yml_python_matches_requires_python(project, conda_environment):
+    conda, _ = conda_environment
+    [python] = [split(d)[1] for d in conda if split(d)[0] == "python"]
+    requires_python = re.sub(r"\s+", "", project["requires-python"])
+    assert python == requires_python == ">=3.10,<3.14"
+
+
+def test_design_pins_hold(project):
+    pins = dict(split(r) for r in project["dependencies"])
+    assert {name: pins.get(name) for name in DESIGN_PINS} == DESIGN_PINS
+
+
+def test_console_script_runs_cli_main(project):
+    assert project["scripts"] == {"s2s-keras": "s2s_keras.cli:main"}
+    installed = entry_points(group="console_scripts").select(name="s2s-keras")
+    assert [ep.value for ep in installed] == ["s2s_keras.cli:main"], "reinstall: pip install -e ."
+
+
+MODULES = sorted(
+    ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    for path in PACKAGE.rglob("*.py")
+)
+
+
+def test_module_list_is_complete():
+    assert {"s2s_keras", "s2s_keras.text", "s2s_keras.pipeline", "s2s_keras.layers"} <= set(MODULES)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_module_has_a_docstring(name):
+    module = importlib.import_module(name)
+    assert (module.__doc__ or "").strip(), f"{name} has no module docstring"
