@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -137,9 +138,14 @@ def train(
     if max_minutes is not None:
         callbacks.append(TimeBudget(max_minutes))
     start = time.monotonic()
-    history = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=callbacks
-    )
+    with warnings.catch_warnings():
+        # Bucketed tf.data has no known length and shuffles itself: Keras's notes about
+        # both ("ran out of data", "shuffle ... ignored") are expected here, not problems.
+        warnings.filterwarnings("ignore", message=".*ran out of data.*")
+        warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
+        history = model.fit(
+            train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=callbacks
+        )
     seconds = time.monotonic() - start
     info = {
         "corpus": corpus.name,
