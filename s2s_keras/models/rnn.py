@@ -1,12 +1,6 @@
-"""Seq2seq models behind one interface (DESIGN §3).
+"""Recurrent seq2seq models.
 
-Introduced in notebook 04 (Bahdanau attention). Every model offers:
-
-- `call((source_ids, target_in), training=...)` → logits `[B, T, V]` (teacher forcing);
-- `encode(source_ids)` → a state dict;
-- `decode_step(state, last_ids, step)` → `(logits [B, V], new_state)`,
-
-so one decoding module (`s2s_keras.decoding`) serves every architecture.
+Introduced in notebook 04 (Bahdanau attention).
 """
 
 from dataclasses import asdict, dataclass
