@@ -15,16 +15,81 @@ from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
-def masked_loss(y_true, y_pred):
+def masked_loss(y_true, y_pred, label_smoothing=0.0):
     """Token cross-entropy averaged over real (non-padding) target tokens.
+
+    With label smoothing ε (Szegedy et al. 2016; Vaswani et al. 2017 use ε = 0.1) the
+    target distribution puts `1 - ε` on the right token and spreads `ε` uniformly over
+    the vocabulary: `loss = (1 - ε) · NLL + ε · mean_v(-log p_v)`.
 
     Args:
         y_true: `[B, T]` int ids, 0 is padding.
         y_pred: `[B, T, V]` logits.
+        label_smoothing: ε in `[0, 1)`. Defaults to 0.
+
+    Returns:
+        A float32 scalar; 0 when the batch has no real token.
     """
-    loss = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
-    mask = ops.cast(ops.not_equal(y_true, 0), loss.dtype)
-    return ops.sum(loss * mask) / ops.maximum(ops.sum(mask), 1.0)
+    log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)  # [B, T, V]
+    y_true = ops.cast(y_true, "int32")
+    nll = -ops.squeeze(ops.take_along_axis(log_probs, y_true[..., None], axis=-1), -1)
+    if label_smoothing:
+        nll = (1.0 - label_smoothing) * nll - label_smoothing * ops.mean(log_probs, axis=-1)
+    mask = ops.cast(ops.not_equal(y_true, 0), "float32")  # [B, T]
+    return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class MaskedLoss(keras.losses.Loss):
+    """`masked_loss` as a configurable, serialisable Keras loss.
+
+    Args:
+        label_smoothing: ε in `[0, 1)`. Defaults to 0.
+    """
+
+    def __init__(self, label_smoothing=0.0, name="masked_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        return masked_loss(y_true, y_pred, self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The Transformer's learning rate: linear warm-up, then inverse square-root decay.
+
+    `lr(step) = scale · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5)` (Vaswani et
+    al. 2017, eq. 3), peaking at `step = warmup`.
+
+    Args:
+        d_model: the model width.
+        warmup_steps: steps of linear warm-up. Defaults to 4000.
+        scale: multiplies the whole schedule. Defaults to 1.
+    """
+
+    def __init__(self, d_model, warmup_steps=4000, scale=1.0):
+        if d_model < 1 or warmup_steps < 1 or scale <= 0:
+            raise ValueError(
+                f"d_model and warmup_steps must be >= 1 and scale > 0, got "
+                f"d_model={d_model!r}, warmup_steps={warmup_steps!r}, scale={scale!r}"
+            )
+        self.d_model = d_model
+        self.warmup_steps = warmup_steps
+        self.scale = scale
+
+    def __call__(self, step):
+        step = ops.maximum(ops.cast(step, "float32") + 1.0, 1.0)  # Keras counts from 0
+        decay = ops.minimum(ops.rsqrt(step), step * self.warmup_steps**-1.5)
+        return self.scale * self.d_model**-0.5 * decay
+
+    def get_config(self):
+        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")

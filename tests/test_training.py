@@ -1,0 +1,52 @@
+"""Losses, schedules and training helpers."""
+
+import keras
+import numpy as np
+import pytest
+
+from s2s_keras.evaluation import MaskedLoss, WarmupSchedule, masked_loss
+
+
+def log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def test_label_smoothing_mixes_nll_with_the_mean_negative_log_probability():
+    logits = np.array([[[2.0, 0.5, -1.0, 0.0], [0.1, 0.2, 0.3, 0.4], [5.0, 0.0, 0.0, 0.0]]])
+    y_true = np.array([[1, 3, 0]])  # the last position is padding
+    logp = log_softmax(logits)[0]
+    eps = 0.1
+    per_token = [(1 - eps) * -logp[t, y] + eps * -logp[t].mean() for t, y in ((0, 1), (1, 3))]
+    got = keras.ops.convert_to_numpy(masked_loss(y_true, logits.astype("float32"), eps))
+    np.testing.assert_allclose(got, np.mean(per_token), rtol=1e-6)
+
+
+def test_masked_loss_class_equals_the_function_and_round_trips_its_config():
+    logits = np.random.default_rng(0).normal(size=(2, 3, 5)).astype("float32")
+    y_true = np.array([[1, 2, 0], [4, 0, 0]])
+    loss = MaskedLoss(label_smoothing=0.2)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loss(y_true, logits)),
+        keras.ops.convert_to_numpy(masked_loss(y_true, logits, 0.2)),
+        rtol=1e-6,
+    )
+    assert MaskedLoss.from_config(loss.get_config()).label_smoothing == 0.2
+    with pytest.raises(ValueError, match="1.5"):
+        MaskedLoss(label_smoothing=1.5)
+
+
+def test_warmup_schedule_rises_linearly_then_decays_as_inverse_square_root():
+    schedule = WarmupSchedule(d_model=64, warmup_steps=100)
+    lr = lambda step: float(keras.ops.convert_to_numpy(schedule(step)))  # noqa: E731
+    # Keras passes the 0-based iteration count; the formula counts from 1.
+    np.testing.assert_allclose(lr(0), 64**-0.5 * 1 * 100**-1.5, rtol=1e-6)
+    np.testing.assert_allclose(lr(49) / lr(24), 2.0, rtol=1e-6)  # linear warm-up
+    peak = lr(99)
+    np.testing.assert_allclose(peak, 64**-0.5 * 100**-0.5, rtol=1e-6)
+    assert lr(98) < peak and lr(100) < peak
+    np.testing.assert_allclose(lr(399) / lr(99), 0.5, rtol=1e-6)  # 1/sqrt(4)
+    restored = WarmupSchedule.from_config(schedule.get_config())
+    assert lr(10) == float(keras.ops.convert_to_numpy(restored(10)))
+    with pytest.raises(ValueError, match="warmup_steps=0"):
+        WarmupSchedule(64, warmup_steps=0)
