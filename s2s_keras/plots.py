@@ -61,3 +61,38 @@ def learning_curves(history: dict, metrics: Sequence[str] = ("loss", "masked_acc
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+def length_histograms(lengths: dict, title: str = "Sentence lengths", bins: int = 40):
+    """Overlaid histograms of token counts, one per named sequence of lengths."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.4))
+    ax = fig.add_subplot()
+    top = max(max(v) for v in lengths.values())
+    edges = np.linspace(0, top + 1, min(bins, top + 1) + 1)
+    for name, values in lengths.items():
+        ax.hist(values, bins=edges, alpha=0.55, label=name)
+    ax.set_xlabel("tokens per sentence")
+    ax.set_ylabel("sentences")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def bar_chart(values: dict, ylabel: str, title: str = "", fmt: str = "{:.2f}"):
+    """One labelled bar per entry of `values` (name → number), the value written on top."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1.4 * len(values) + 2.5, 3.4))
+    ax = fig.add_subplot()
+    bars = ax.bar(list(values), list(values.values()), color="#4C72B0")
+    ax.bar_label(bars, labels=[fmt.format(v) for v in values.values()])
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.margins(y=0.15)
+    fig.tight_layout()
+    return fig

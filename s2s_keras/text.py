@@ -310,6 +310,12 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
         ) from None
 
 
+def unknown_rate(tokenizer: Tokenizer, texts: Sequence[str]) -> float:
+    """Share of tokens that map to `[UNK]` (markers not counted); 0.0 for no tokens."""
+    ids = tokenizer.tokenize(list(texts), add_markers=False).flat_values.numpy()
+    return float((ids == UNK_ID).mean()) if ids.size else 0.0
+
+
 def standardized_lines(texts: Iterable[str], batch_size: int = 4096) -> list[str]:
     """Standardize Python strings in batches (fast) and return them as Python strings."""
     texts = list(texts)

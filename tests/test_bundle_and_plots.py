@@ -9,7 +9,7 @@ import pytest
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.errors import S2SError
 from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
-from s2s_keras.plots import attention_heatmap, learning_curves
+from s2s_keras.plots import attention_heatmap, bar_chart, learning_curves, length_histograms
 from s2s_keras.text import WordTokenizer
 from s2s_keras.toy import make_toy_corpus
 from s2s_keras.training import TimeBudget, hardware_description, train
@@ -110,3 +110,17 @@ def test_learning_curves_draw_train_and_validation_per_metric():
 def test_model_config_dataclass_builds_the_documented_sizes():
     model = AttentionSeq2Seq.from_config_object(AttentionSeq2SeqConfig(units=4), 10, 12)
     assert model.get_config()["units"] == 4 and model.decoder.units == 8
+
+
+def test_length_histograms_draw_one_bar_series_per_name():
+    fig = length_histograms({"source": [1, 2, 2, 5], "target": [3, 3, 4]})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["source", "target"]
+    assert sum(p.get_height() for p in ax.containers[0]) == 4
+
+
+def test_bar_chart_writes_each_value_on_its_bar():
+    fig = bar_chart({"plain": 0.5, "bucketed": 0.875}, ylabel="efficiency")
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.containers[0]] == [0.5, 0.875]
+    assert [t.get_text() for t in ax.texts] == ["0.50", "0.88"]

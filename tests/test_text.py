@@ -17,6 +17,7 @@ from s2s_keras.text import (
     WordTokenizer,
     load_tokenizer,
     standardize,
+    unknown_rate,
 )
 from s2s_keras.toy import make_toy_corpus
 
@@ -324,3 +325,9 @@ def test_vocabulary_must_start_with_the_reserved_tokens(cls):
 def test_vocabulary_must_not_repeat_a_token(cls):
     with pytest.raises(ValueError, match=re.escape("duplicate tokens, e.g. ['cat']")):
         cls([*RESERVED_TOKENS, "cat", "dog", "cat"])
+
+
+def test_unknown_rate_counts_unknown_tokens_among_real_tokens():
+    tok = WordTokenizer.from_texts(["a b c"])
+    assert unknown_rate(tok, ["a x", "y b c"]) == 2 / 5
+    assert unknown_rate(tok, ["", " "]) == 0.0
