@@ -22,9 +22,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/s2s-keras demo
 
+# The notebooks run top to bottom in smoke mode (toy corpus, tiny models) under nbval.
 test: $(VENV)/.installed
 	$(BIN)/ruff check s2s_keras tests
-	$(BIN)/python -m pytest -q
+	S2S_SMOKE=1 $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env tests notebooks
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check s2s_keras tests

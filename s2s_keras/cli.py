@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
+from s2s_keras import import_tensorflow
 from s2s_keras.corpora import CORPORA
 from s2s_keras.errors import S2SError
 
@@ -109,32 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow and tensorflow-text with their native start-up chatter hidden.
-
-    TF 2.21 writes oneDNN/CUDA notices to file descriptor 2 before its logging is set
-    up, where `TF_CPP_MIN_LOG_LEVEL` cannot reach them; an import error still surfaces
-    as a Python exception.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import s2s_keras.tf_text  # noqa: F401  (imports tensorflow too)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command != "train":  # train checks its corpus before paying for TF
-            _import_tensorflow_quietly()
+            import_tensorflow()
         return _COMMANDS[args.command](args)
     except S2SError as e:
         print(f"s2s-keras: error: {e}", file=sys.stderr)
@@ -198,7 +177,7 @@ def _demo(args) -> int:
 
 def _train(args) -> int:
     corpus = _load_corpus(args.corpus, args.data_dir)  # fails fast, before TensorFlow loads
-    _import_tensorflow_quietly()
+    import_tensorflow()
     from s2s_keras.training import train
 
     print(f"{corpus.name}: {corpus.sizes()}")

@@ -63,16 +63,21 @@ def learning_curves(history: dict, metrics: Sequence[str] = ("loss", "masked_acc
     return fig
 
 
-def length_histograms(lengths: dict, title: str = "Sentence lengths", bins: int = 40):
-    """Overlaid histograms of token counts, one per named sequence of lengths."""
+def length_histograms(lengths: dict, title: str = "Sentence lengths"):
+    """Overlaid outline histograms of token counts, one per named sequence of lengths.
+
+    One bin per length; the x axis stops at the 99.9th percentile so a few very long
+    sentences do not squash the picture.
+    """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 3.4))
     ax = fig.add_subplot()
-    top = max(max(v) for v in lengths.values())
-    edges = np.linspace(0, top + 1, min(bins, top + 1) + 1)
+    everything = np.concatenate([np.asarray(v) for v in lengths.values()])
+    edges = np.arange(-0.5, everything.max() + 1.5)
     for name, values in lengths.items():
-        ax.hist(values, bins=edges, alpha=0.55, label=name)
+        ax.hist(values, bins=edges, histtype="step", linewidth=1.8, label=name)
+    ax.set_xlim(0, np.quantile(everything, 0.999) + 2)
     ax.set_xlabel("tokens per sentence")
     ax.set_ylabel("sentences")
     ax.set_title(title)

@@ -1,0 +1,58 @@
+"""Conventions every course notebook keeps (DESIGN §8). nbval runs them; this checks their shape."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+REPOSITORY = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+
+
+def cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def source(cell):
+    return "".join(cell["source"])
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks/NN_*.ipynb found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_badges_point_at_this_notebook_in_the_repository_of_pyproject(path):
+    first = source(cells(path)[0])
+    assert first.startswith("# "), "the first cell is the title"
+    slug = REPOSITORY.removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/{path.name}"
+    github = f"{REPOSITORY}/blob/main/notebooks/{path.name}"
+    assert colab in first and github in first
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_parameters_cell_holds_the_smoke_switch(path):
+    tagged = [c for c in cells(path) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    assert re.search(r'^SMOKE = os\.environ\.get\("S2S_SMOKE"\) == "1"', source(tagged[0]), re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_saved_outputs_come_from_a_full_run_without_errors(path):
+    code = [c for c in cells(path) if c["cell_type"] == "code"]
+    assert all(c.get("outputs") for c in code[-1:]), "committed with outputs"
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    last = "".join("".join(o.get("text", "")) for o in code[-1]["outputs"])
+    assert last.startswith("Ran on ") and "corpus toy" not in last, last
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_define_no_classes(path):
+    # Reusable code belongs in s2s_keras; a notebook that defines a class has drifted.
+    assert not [c for c in cells(path) if re.search(r"^class ", source(c), re.M)]
