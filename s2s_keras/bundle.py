@@ -41,7 +41,11 @@ class TrainedModel:
     info: dict = field(default_factory=dict)
 
     def translate(self, sentences, **kwargs) -> list[str]:
-        """Greedy translations of raw sentences; see `s2s_keras.decoding.translate`."""
+        """Translations of raw sentences (greedy unless `method=` says otherwise).
+
+        Keyword arguments go to `s2s_keras.decoding.translate` (`method`, `beam_size`,
+        `alpha`, `batch_size`, `progress`, ...).
+        """
         kwargs.setdefault("max_source_length", self.info.get("max_length", 64))
         return decoding.translate(
             self.model, self.source_tokenizer, self.target_tokenizer, sentences, **kwargs

@@ -3,8 +3,9 @@
     s2s-keras demo                        offline: toy corpus, attention model, BLEU,
                                           samples and an attention heatmap
     s2s-keras train --corpus C --out DIR  train and save a model directory
-    s2s-keras translate --model DIR [TEXT ...]   (no TEXT: one sentence per stdin line)
-    s2s-keras evaluate --model DIR --corpus C [--split test] [--json]
+    s2s-keras translate --model DIR [--beam K] [--alpha A] [TEXT ...]   (no TEXT: stdin lines)
+    s2s-keras evaluate --model DIR --corpus C [--split test] [--beam K] [--json]
+    s2s-keras export --model DIR --out SAVEDMODEL_DIR [--beam K] [--alpha A]
 
 Bad input gives one line on stderr and exit status 2, never a traceback.
 """
@@ -21,7 +22,9 @@ from s2s_keras import import_tensorflow
 from s2s_keras.corpora import CORPORA
 from s2s_keras.errors import S2SError
 
-MODELS = ("bahdanau",)
+# The same names as s2s_keras.models.MODEL_NAMES (a test checks), kept here so that
+# argument errors are reported before TensorFlow loads.
+MODELS = ("seq2seq", "bahdanau", "luong-dot", "luong-general", "luong-concat", "transformer")
 
 
 def _positive(kind):
@@ -36,6 +39,45 @@ def _positive(kind):
 
     parse.__name__ = kind.__name__
     return parse
+
+
+def _non_negative(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _add_decoding_options(parser, default_beam):
+    parser.add_argument(
+        "--beam",
+        type=_positive(int),
+        default=default_beam,
+        help=f"beam size; 1 is greedy decoding (default: {default_beam})",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=_non_negative(float),
+        default=0.6,
+        help="GNMT length normalisation exponent for beam search (default: 0.6)",
+    )
+
+
+def _decoding_kwargs(args) -> dict:
+    if args.beam == 1:
+        return {"method": "greedy"}
+    return {"method": "beam", "beam_size": args.beam, "alpha": args.alpha}
+
+
+def _decoding_name(args) -> str:
+    return "greedy" if args.beam == 1 else f"beam {args.beam}, alpha {args.alpha}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="CORPUS",
         help=f"one of: {', '.join(CORPORA)}",
     )
-    train.add_argument("--model", default="bahdanau", choices=MODELS)
+    train.add_argument("--model", default="bahdanau", choices=MODELS, help="(default: bahdanau)")
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--epochs", type=_positive(int), default=10)
     train.add_argument("--max-minutes", type=_positive(float), default=None)
@@ -81,6 +123,18 @@ def _parser() -> argparse.ArgumentParser:
         help="per-side vocabulary cap (default: every training word)",
     )
     train.add_argument("--max-length", type=_positive(int), default=64)
+    train.add_argument(
+        "--learning-rate",
+        type=_positive(float),
+        default=None,
+        help="Adam step size (default: 3e-3 for RNNs, 1e-3 for the Transformer)",
+    )
+    train.add_argument(
+        "--warmup-steps",
+        type=_positive(int),
+        default=None,
+        help="linear warm-up then inverse square-root decay (default: constant rate)",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
         "--data-dir",
@@ -92,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     translate = sub.add_parser("translate", help="translate text with a trained model")
     translate.add_argument("--model", type=Path, required=True, help="a model directory")
     translate.add_argument("--batch-size", type=_positive(int), default=64)
+    _add_decoding_options(translate, default_beam=1)
     translate.add_argument("text", nargs="*", help="sentences; none: read one per stdin line")
 
     evaluate = sub.add_parser("evaluate", help="BLEU and chrF of a model on a corpus split")
@@ -106,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", choices=("train", "validation", "test"))
     evaluate.add_argument("--data-dir", type=Path, default=None)
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    _add_decoding_options(evaluate, default_beam=1)
+
+    export = sub.add_parser("export", help="write a string-in, string-out SavedModel")
+    export.add_argument("--model", type=Path, required=True, help="a model directory")
+    export.add_argument("--out", type=Path, required=True, help="the SavedModel directory")
+    _add_decoding_options(export, default_beam=4)
     return parser
 
 
@@ -183,7 +244,10 @@ def _train(args) -> int:
     print(f"{corpus.name}: {corpus.sizes()}")
     trained, _ = train(
         corpus,
+        model=args.model,
         epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
         batch_size=args.batch_size,
         max_length=args.max_length,
         vocab_size=args.vocab_size,
@@ -202,7 +266,10 @@ def _translate(args) -> int:
     trained = TrainedModel.load(args.model)
     lines = args.text or [line.rstrip("\n") for line in sys.stdin]
     for line in trained.translate(
-        lines, batch_size=args.batch_size, progress=not args.text and sys.stderr.isatty()
+        lines,
+        batch_size=args.batch_size,
+        progress=not args.text and sys.stderr.isatty(),
+        **_decoding_kwargs(args),
     ):
         print(line)
     return 0
@@ -223,11 +290,11 @@ def _evaluate(args) -> int:
         )
     corpus = _load_corpus(args.corpus, args.data_dir)
     data = corpus.split(args.split)
-    hyps = trained.translate(data.source, progress=sys.stderr.isatty())
+    hyps = trained.translate(data.source, progress=sys.stderr.isatty(), **_decoding_kwargs(args))
     scores = {
         "corpus": corpus.name,
         "split": args.split,
-        "decoding": "greedy",
+        "decoding": _decoding_name(args),
         **corpus_scores(hyps, data.target),
     }
     if args.json:
@@ -235,13 +302,33 @@ def _evaluate(args) -> int:
     else:
         print(
             f"{corpus.name} {args.split}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}"
-            f"  ({scores['sentences']} sentences, greedy)"
+            f"  ({scores['sentences']} sentences, {scores['decoding']})"
         )
         print(f"  {scores['bleu_signature']}\n  {scores['chrf_signature']}")
     return 0
 
 
-_COMMANDS = {"demo": _demo, "train": _train, "translate": _translate, "evaluate": _evaluate}
+def _export(args) -> int:
+    from s2s_keras.bundle import TrainedModel
+    from s2s_keras.export import export_saved_model
+
+    trained = TrainedModel.load(args.model)
+    out = export_saved_model(trained, args.out, beam_size=args.beam, alpha=args.alpha)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(
+        f"SavedModel written to {out}/ ({size / 1e6:.1f} MB, {_decoding_name(args)}); load it "
+        "with `import tensorflow_text` then `tf.saved_model.load`"
+    )
+    return 0
+
+
+_COMMANDS = {
+    "demo": _demo,
+    "train": _train,
+    "translate": _translate,
+    "evaluate": _evaluate,
+    "export": _export,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

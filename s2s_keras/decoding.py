@@ -1,14 +1,27 @@
 """Decoding: turn a trained model's `decode_step` into translations.
 
 Introduced in notebook 02 (greedy decoding); notebook 03 adds sampling and beam search.
+
+Every decoder here serves every model through one protocol (DESIGN §3):
+
+- `model.encode(source_ids, max_length=None)` → a state: a (possibly nested) dict of
+  tensors, each with the batch as its leading dimension. `max_length` is the number of
+  steps that will be run, so a model can preallocate fixed-shape caches; it is passed
+  only to models whose `encode` accepts it.
+- `model.decode_step(state, last_ids, step)` → `(logits [B, V], new_state)`, the new
+  state with the same structure and shapes; an optional `"attention"` entry `[B, S]`
+  holds the attention of the step, for plots.
+
 Decoding runs in a `tf.function` whose loop has a fixed number of steps and fixed
 shapes, so it is traced once per batch shape, not once per sentence length.
-Shapes: `B` batch, `S` source length, `L` maximum output length, `V` vocabulary.
+Shapes: `B` batch, `S` source length, `L` maximum output length, `K` beam size,
+`V` vocabulary.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import unicodedata
 from collections.abc import Sequence
 
@@ -17,6 +30,70 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from s2s_keras.text import END_ID, PAD_ID, START_ID, Tokenizer
+
+METHODS = ("greedy", "beam", "sample")
+
+
+# --- the decode_step protocol -------------------------------------------------------
+
+
+def _prepare(model, source_ids):
+    """`[B, S]` ids as an int64 tensor, with the model built."""
+    source_ids = tf.convert_to_tensor(source_ids, tf.int64)
+    if not getattr(model, "built", True):
+        # A never-called Keras model has no variables yet, and a decoding function
+        # (traced before, for other models) may not create any: build it here, eagerly.
+        model.encode(source_ids)
+    return source_ids
+
+
+def _encode(model, source_ids, max_length):
+    if "max_length" in inspect.signature(model.encode).parameters:
+        return model.encode(source_ids, max_length=max_length)
+    return model.encode(source_ids)
+
+
+def _never_output(scores):
+    """`[N, V]` float32 logits or log-probabilities, with `-inf` for padding and `[START]`.
+
+    Neither is ever a correct output. Padding mid-sentence would break the convention
+    that padding means "after `[END]`", and fed back to a GRU it makes an all-padding
+    row, which cuDNN rejects (DESIGN §11); sampling from a weak model would pick both.
+    Applied to log-probabilities (beam search), it leaves the scores the model's own.
+    """
+    ids = tf.range(tf.shape(scores)[-1])  # [V]
+    # Added, not selected with tf.where: a broadcast add is the cheaper op per step.
+    return scores + tf.where((ids == PAD_ID) | (ids == START_ID), float("-inf"), 0.0)
+
+
+def _next_input(tokens, done):
+    """The token each row reads at the next step: its own, or `[END]` once finished.
+
+    Finished rows go on reading `[END]`, never padding: to a GRU an all-padding row is
+    an error on GPU (cuDNN, DESIGN §11); their outputs are dropped anyway.
+    """
+    return tf.where(done, tf.constant(END_ID, tf.int64), tokens)
+
+
+def _checked_max_length(max_length, *, per_sentence=False, batch=None):
+    """`max_length` as an int32 tensor, after checking a Python or NumPy value."""
+    if not tf.is_tensor(max_length):
+        values = np.asarray(max_length)
+        if (
+            values.dtype.kind not in "iu"
+            or values.ndim > int(per_sentence)
+            or values.size == 0
+            or values.min() < 1
+            or (values.ndim == 1 and len(values) != batch)
+        ):
+            expected = "a positive integer"
+            if per_sentence:
+                expected += f" or one per sentence ({batch})"
+            raise ValueError(f"max_length must be {expected}, got {max_length!r}")
+    return tf.convert_to_tensor(max_length, tf.int32)
+
+
+# --- one token per row per step: greedy decoding and sampling ------------------------
 
 
 def greedy_decode(model, source_ids, max_length: int):
@@ -29,36 +106,259 @@ def greedy_decode(model, source_ids, max_length: int):
 
     Returns:
         `(tokens [B, L] int64, attention [B, L, S] float32)`; after `[END]`, tokens are 0
-        (padding) and attention rows are zero.
+        (padding) and attention rows are zero. `attention` is `None` for a model whose
+        decoding state has no `"attention"` entry.
     """
-    source_ids = tf.convert_to_tensor(source_ids, tf.int64)
-    if not getattr(model, "built", True):
-        # A never-called Keras model has no variables yet, and `_greedy` (traced before,
-        # for other models) may not create any: build it here, eagerly.
-        model.encode(source_ids)
-    return _greedy(model, source_ids, tf.constant(max_length, tf.int32))
+    source_ids = _prepare(model, source_ids)
+    return _greedy(model, source_ids, _checked_max_length(max_length))
 
 
-@tf.function(reduce_retracing=True)
-def _greedy(model, source_ids, max_length):
+def sample_decode(
+    model,
+    source_ids,
+    max_length: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int | None = None,
+):
+    """Draw every token at random from the model's distribution, sharpened or flattened.
+
+    The next token is drawn from `softmax(logits / temperature)`, restricted to the
+    `top_k` most likely tokens (Fan et al. 2018, "Hierarchical Neural Story
+    Generation"). Temperatures below 1 make likely tokens likelier, above 1 flatten the
+    distribution; `top_k=1` is greedy decoding.
+
+    Args:
+        model: anything with `encode` and `decode_step` (see `s2s_keras.models`).
+        source_ids: `[B, S]` int ids, padded with 0.
+        max_length: `L`, the most tokens to generate (the `[END]` included).
+        temperature: a positive float. Defaults to 1 (the model's own distribution).
+        top_k: draw from the `top_k` most likely tokens only (ties with the last one
+            kept); 0 keeps them all. Defaults to 0.
+        seed: the same seed and batch give the same tokens. Defaults to `None`: a seed
+            drawn from TensorFlow's global generator (`keras.utils.set_random_seed`
+            makes that reproducible too).
+
+    Returns:
+        `(tokens [B, L] int64, attention [B, L, S] float32)`, as `greedy_decode`.
+    """
+    if isinstance(temperature, bool) or not (
+        isinstance(temperature, (int, float)) and temperature > 0
+    ):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
+        raise ValueError(f"top_k must be an integer >= 0 (0: no limit), got {top_k!r}")
+    if seed is None:
+        seed = tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64)
+    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+    source_ids = _prepare(model, source_ids)
+    return _sample(
+        model,
+        source_ids,
+        _checked_max_length(max_length),
+        tf.constant(temperature, tf.float32),
+        tf.constant(top_k, tf.int32),
+        tf.convert_to_tensor(seed, tf.int64),
+    )
+
+
+def _token_by_token(model, source_ids, max_length, choose):
+    """The loop greedy decoding and sampling share: `choose(logits [B, V], step)` → `[B]`."""
     batch = tf.shape(source_ids)[0]
-    state = model.encode(source_ids)
+    state = _encode(model, source_ids, max_length)
+    with_attention = "attention" in state
     last = tf.fill([batch], tf.constant(START_ID, tf.int64))
     done = tf.zeros([batch], tf.bool)
     tokens = tf.TensorArray(tf.int64, size=max_length)
     attention = tf.TensorArray(tf.float32, size=max_length)
     for step in tf.range(max_length):
         logits, state = model.decode_step(state, last, step)
-        nxt = tf.argmax(logits, axis=-1, output_type=tf.int64)  # [B]
-        nxt = tf.where(done, tf.constant(PAD_ID, tf.int64), nxt)
-        weights = tf.where(done[:, None], 0.0, tf.cast(state["attention"], tf.float32))
-        tokens = tokens.write(step, nxt)
-        attention = attention.write(step, weights)
+        logits = _never_output(tf.cast(logits, tf.float32))  # [B, V]
+        nxt = tf.where(done, tf.constant(PAD_ID, tf.int64), choose(logits, step))
+        tokens = tokens.write(step, nxt)  # [B]
+        if with_attention:
+            weights = tf.cast(state["attention"], tf.float32)  # [B, S]
+            attention = attention.write(step, tf.where(done[:, None], 0.0, weights))
         done = done | (nxt == END_ID)
-        # Finished rows go on reading [END], never padding: to a GRU an all-padding row
-        # is an error on GPU (cuDNN, DESIGN §11); their outputs are dropped anyway.
-        last = tf.where(done, tf.constant(END_ID, tf.int64), nxt)
-    return tf.transpose(tokens.stack()), tf.transpose(attention.stack(), [1, 0, 2])
+        last = _next_input(nxt, done)
+    tokens = tf.transpose(tokens.stack())  # [B, L]
+    if not with_attention:
+        return tokens, None
+    return tokens, tf.transpose(attention.stack(), [1, 0, 2])  # [B, L, S]
+
+
+@tf.function(reduce_retracing=True)
+def _greedy(model, source_ids, max_length):
+    def most_likely(logits, step):
+        return tf.argmax(logits, axis=-1, output_type=tf.int64)
+
+    return _token_by_token(model, source_ids, max_length, most_likely)
+
+
+@tf.function(reduce_retracing=True)
+def _sample(model, source_ids, max_length, temperature, top_k, seed):
+    def draw(logits, step):
+        logits = logits / temperature  # [B, V]
+        vocab = tf.shape(logits)[-1]
+        k = tf.where((top_k == 0) | (top_k > vocab), vocab, top_k)
+        kth_best = tf.math.top_k(logits, k).values[:, -1:]  # [B, 1]
+        logits = tf.where(logits < kth_best, float("-inf"), logits)
+        # Stateless: the draw is a function of (seed, step) alone, so a seed reproduces
+        # a whole decoding, in or out of `tf.function`.
+        step_seed = tf.stack([seed, tf.cast(step, tf.int64)])
+        return tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int64)[:, 0]
+
+    return _token_by_token(model, source_ids, max_length, draw)
+
+
+# --- beam search ---------------------------------------------------------------------
+
+
+def length_penalty(length, alpha):
+    """GNMT's length penalty `lp(Y) = ((5 + |Y|) / 6) ** alpha`.
+
+    Wu et al. (2016), "Google's Neural Machine Translation System", eq. 14. A hypothesis
+    is ranked by `log P(Y | X) / lp(Y)`; log-probabilities only fall as `Y` grows, so
+    without it (`alpha=0`) beam search prefers short translations. `alpha` in
+    [0.6, 1] worked best for GNMT.
+
+    Args:
+        length: `|Y|`, generated tokens including `[END]` (any shape, int or float).
+        alpha: the strength, >= 0; 0 gives `lp = 1`.
+
+    Returns:
+        float32 tensor of the shape of `length`.
+    """
+    return ((5.0 + tf.cast(length, tf.float32)) / 6.0) ** tf.cast(alpha, tf.float32)
+
+
+def beam_search(
+    model,
+    source_ids,
+    max_length,
+    *,
+    beam_size: int = 4,
+    alpha: float = 0.6,
+    n_best: int = 1,
+):
+    """Keep the `beam_size` most likely prefixes per sentence; return the best finished.
+
+    All sentences and all their beams go through `decode_step` together, as one batch
+    of `B * K` rows. At each step every live hypothesis is extended by every token and
+    the `K` most likely extensions survive; one that ends with `[END]` (or reaches its
+    sentence's `max_length`) leaves the beam for the sentence's finished set, ranked by
+    its length-normalised score `log P(Y | X) / lp(Y)` (`length_penalty`, Wu et al.
+    2016). Live hypotheses all have the same length, so their raw log-probabilities
+    rank them. A sentence stops once no live hypothesis could beat its `n_best`-th
+    finished one, which changes nothing but the time taken.
+
+    With `beam_size=1` this is greedy decoding, for any `alpha`.
+
+    Args:
+        model: anything with `encode` and `decode_step` (see `s2s_keras.models`).
+        source_ids: `[B, S]` int ids, padded with 0.
+        max_length: `L`, the most tokens to generate (the `[END]` included): an int, or
+            `[B]` ints, one per sentence, so that each sentence gets exactly the result
+            it would get alone.
+        beam_size: `K`, hypotheses kept per sentence. Defaults to 4.
+        alpha: length-normalisation strength, >= 0. Defaults to 0.6.
+        n_best: how many hypotheses to return per sentence, at most `beam_size`.
+            Defaults to 1.
+
+    Returns:
+        `(tokens [B, n_best, L] int64, scores [B, n_best] float32)`, best first. Tokens
+        are 0 (padding) after `[END]`; a hypothesis that never produced `[END]` is
+        returned at its full length, scored with that length. A score of `-inf` marks a
+        slot with no hypothesis (only when `beam_size` exceeds the possible tokens).
+    """
+    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) or beam_size < 1:
+        raise ValueError(f"beam_size must be a positive integer, got {beam_size!r}")
+    if (
+        isinstance(n_best, bool)
+        or not isinstance(n_best, (int, np.integer))
+        or not 1 <= n_best <= beam_size
+    ):
+        raise ValueError(
+            f"n_best must be an integer from 1 to beam_size ({beam_size}), got {n_best!r}"
+        )
+    if isinstance(alpha, bool) or not (isinstance(alpha, (int, float)) and 0 <= alpha < np.inf):
+        raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+    source_ids = _prepare(model, source_ids)
+    max_length = _checked_max_length(max_length, per_sentence=True, batch=source_ids.shape[0])
+    return _beam_search(
+        model, source_ids, max_length, int(beam_size), tf.constant(alpha, tf.float32), int(n_best)
+    )
+
+
+def _best(tokens, scores, k):
+    """The `k` best of `[B, N, L]` hypotheses by `[B, N]` scores, best first."""
+    scores, index = tf.math.top_k(scores, k)  # [B, k]; ties: the earlier one first
+    return tf.gather(tokens, index, batch_dims=1), scores
+
+
+@tf.function(reduce_retracing=True)
+def _beam_search(model, source_ids, max_length, beam_size, alpha, n_best):
+    """`beam_search` on tensors; `beam_size` and `n_best` are Python ints (shapes)."""
+    minus_inf = float("-inf")
+    # Static sizes where known: sizes captured from outside the loop lose their value
+    # inside it, and the loop variables must keep the shapes they start with.
+    batch = source_ids.shape[0] or tf.shape(source_ids)[0]
+    limit = tf.broadcast_to(max_length, [batch])  # [B] steps allowed per sentence
+    steps = tf.reduce_max(limit)
+    positions = tf.range(steps)  # [L]
+
+    state = _encode(model, source_ids, steps)
+    # Each sentence's state once per beam: row `b * K + k` is beam `k` of sentence `b`.
+    state = tf.nest.map_structure(lambda x: tf.repeat(x, beam_size, axis=0), state)
+    last = tf.fill([batch * beam_size], tf.constant(START_ID, tf.int64))  # [B*K]
+    live_tokens = tf.zeros([batch, beam_size, steps], tf.int64)  # [B, K, L]
+    # Only beam 0 is live at first: otherwise the K beams would be K copies of it.
+    live_scores = tf.tile(
+        tf.constant([[0.0] + [minus_inf] * (beam_size - 1)]), [batch, 1]
+    )  # [B, K] log P(prefix | X); -inf: no hypothesis
+    done_tokens = tf.zeros([batch, beam_size, steps], tf.int64)  # [B, K, L]
+    done_scores = tf.fill([batch, beam_size], minus_inf)  # [B, K] normalised, best first
+
+    for step in tf.range(steps):
+        logits, state = model.decode_step(state, last, step)
+        vocab = logits.shape[-1] or tf.shape(logits)[-1]
+        log_probs = _never_output(tf.nn.log_softmax(tf.cast(logits, tf.float32)))
+        log_probs = tf.reshape(log_probs, [batch, beam_size, vocab])  # [B, K, V]
+        extended = tf.reshape(live_scores[:, :, None] + log_probs, [batch, -1])  # [B, K*V]
+        scores, choice = tf.math.top_k(extended, beam_size)  # [B, K]
+        parent = choice // vocab  # [B, K] the beam each survivor extends
+        token = tf.cast(choice % vocab, tf.int64)  # [B, K]
+        live_tokens = tf.gather(live_tokens, parent, batch_dims=1)
+        live_tokens = tf.where(positions == step, token[:, :, None], live_tokens)
+
+        # A hypothesis that ends, or reaches its sentence's limit, joins the finished set.
+        leaving = (token == END_ID) | (step + 1 >= limit)[:, None]  # [B, K]
+        normalised = scores / length_penalty(step + 1, alpha)
+        done_tokens, done_scores = _best(
+            tf.concat([done_tokens, live_tokens], axis=1),
+            tf.concat([done_scores, tf.where(leaving, normalised, minus_inf)], axis=1),
+            beam_size,
+        )
+        live_scores = tf.where(leaving, minus_inf, scores)
+        # Log-probabilities only fall and lp(Y) <= lp(limit): no live hypothesis can
+        # score above best_live / lp(limit). Below the n-th finished, the sentence is done.
+        hopeless = (
+            tf.reduce_max(live_scores, axis=1) / length_penalty(limit, alpha)
+            < done_scores[:, n_best - 1]
+        )
+        live_scores = tf.where(hopeless[:, None], minus_inf, live_scores)
+
+        rows = tf.reshape(parent + beam_size * tf.range(batch)[:, None], [-1])  # [B*K]
+        state = tf.nest.map_structure(lambda x, rows=rows: tf.gather(x, rows), state)
+        last = _next_input(tf.reshape(token, [-1]), tf.reshape(live_scores == minus_inf, [-1]))
+        if tf.reduce_all(live_scores == minus_inf):
+            break
+    return done_tokens[:, :n_best], done_scores[:, :n_best]
+
+
+# --- text in, text out ---------------------------------------------------------------
 
 
 def translate(
@@ -67,19 +367,32 @@ def translate(
     target_tokenizer: Tokenizer,
     sentences: Sequence[str],
     *,
+    method: str = "greedy",
+    beam_size: int = 4,
+    alpha: float = 0.6,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int | None = None,
     batch_size: int = 64,
     max_source_length: int = 64,
     extra_length: int = 10,
     progress: bool = False,
 ) -> list[str]:
-    """Translate raw sentences with greedy decoding, in batches, keeping their order.
+    """Translate raw sentences, in batches, keeping their order.
 
     Sentences are sorted by length for batching (less padding) and put back in order.
+    Every sentence may have `extra_length` tokens more than its source, whatever the
+    others in its batch: greedy and beam search give what translating it alone gives.
 
     Args:
         model: a seq2seq model with `encode` / `decode_step`.
         source_tokenizer, target_tokenizer: the tokenizers the model was trained with.
         sentences: raw source text.
+        method: `"greedy"` (`greedy_decode`), `"beam"` (the best hypothesis of
+            `beam_search`) or `"sample"` (`sample_decode`). Defaults to `"greedy"`.
+        beam_size, alpha: for `"beam"`, see `beam_search`. Default to 4 and 0.6.
+        temperature, top_k: for `"sample"`, see `sample_decode`. Default to 1 and 0.
+        seed: for `"sample"`: the same seed gives the same translations.
         batch_size: sentences per decoding batch.
         max_source_length: longer sources are truncated to this many tokens.
         extra_length: the output may be this many tokens longer than the source.
@@ -88,9 +401,13 @@ def translate(
     Returns:
         One translation per input sentence (empty input gives an empty string).
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     sentences = list(sentences)
     if not sentences:
         return []
+    # One seed per batch, all derived from `seed`: batches do not repeat each other's draws.
+    seeds = np.random.default_rng(seed)
     ids = source_tokenizer.tokenize(sentences)[:, :max_source_length]
     lengths = ids.row_lengths().numpy()
     # Only [START] [END]: the input was empty or whitespace; its translation is empty.
@@ -100,12 +417,70 @@ def translate(
     for i in range(0, len(order), batch_size):
         idx = order[i : i + batch_size]
         batch = tf.gather(ids, idx).to_tensor(default_value=PAD_ID)
-        tokens, _ = greedy_decode(model, batch, int(lengths[idx].max()) + extra_length)
+        limits = lengths[idx] + extra_length  # [B]
+        if method == "beam":
+            tokens = beam_search(model, batch, limits, beam_size=beam_size, alpha=alpha)[0][:, 0]
+        elif method == "sample":
+            tokens, _ = sample_decode(
+                model,
+                batch,
+                int(limits.max()),
+                temperature=temperature,
+                top_k=top_k,
+                seed=int(seeds.integers(2**31 - 1)),
+            )
+        else:
+            tokens, _ = greedy_decode(model, batch, int(limits.max()))
+        # Cut each row at its own limit: a token-by-token decoder's row is the same
+        # prefix alone and in a batch, so the cut one is what decoding it alone gives.
+        tokens = np.where(np.arange(tokens.shape[1]) < limits[:, None], tokens, PAD_ID)
         for j, text in zip(idx, target_tokenizer.detokenize(tokens).numpy(), strict=True):
             out[j] = text.decode("utf-8")
         bar.update(len(idx))
     bar.close()
     return out
+
+
+def n_best_translations(
+    model,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    sentence: str,
+    beam_size: int = 4,
+    alpha: float = 0.6,
+    n: int | None = None,
+    *,
+    max_source_length: int = 64,
+    extra_length: int = 10,
+) -> list[tuple[str, float]]:
+    """The `n` best translations of one sentence by beam search, with their scores.
+
+    Args:
+        model: a seq2seq model with `encode` / `decode_step`.
+        source_tokenizer, target_tokenizer: the tokenizers the model was trained with.
+        sentence: raw source text.
+        beam_size, alpha: see `beam_search`. Default to 4 and 0.6.
+        n: how many, at most `beam_size`. Defaults to `beam_size`.
+        max_source_length: a longer source is truncated to this many tokens.
+        extra_length: a translation may be this many tokens longer than the source.
+
+    Returns:
+        `[(text, score), ...]`, best first; the score is `log P(Y | X) / lp(Y)`
+        (`length_penalty`). Empty input gives `[("", 0.0)]`.
+    """
+    ids = source_tokenizer.tokenize([sentence])[:, :max_source_length].to_tensor()
+    if ids.shape[1] <= 2:  # only [START] [END], as in `translate`
+        return [("", 0.0)]
+    tokens, scores = beam_search(
+        model,
+        ids,
+        int(ids.shape[1]) + extra_length,
+        beam_size=beam_size,
+        alpha=alpha,
+        n_best=beam_size if n is None else n,
+    )
+    texts = target_tokenizer.detokenize(tokens[0]).numpy()
+    return [(t.decode("utf-8"), float(s)) for t, s in zip(texts, scores[0].numpy(), strict=True)]
 
 
 def attention_map(
@@ -124,6 +499,11 @@ def attention_map(
     """
     ids = source_tokenizer.tokenize([sentence])[:, :max_length].to_tensor()
     tokens, weights = greedy_decode(model, ids, int(ids.shape[1]) + 10)
+    if weights is None:
+        raise ValueError(
+            f"{type(model).__name__} has no attention to show: its decoding state has no "
+            "'attention' entry; use a model with attention (e.g. AttentionSeq2Seq)"
+        )
     out = [int(t) for t in tokens[0].numpy()]
     length = out.index(END_ID) + 1 if END_ID in out else len(out)
     src = source_tokenizer.lookup(ids.numpy())[0]

@@ -11,13 +11,13 @@ import platform
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import keras
 
 from s2s_keras.bundle import TrainedModel
-from s2s_keras.evaluation import MaskedAccuracy, masked_loss
-from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
+from s2s_keras.evaluation import MaskedAccuracy, MaskedLoss, WarmupSchedule
+from s2s_keras.models import build_model, model_config
 from s2s_keras.pipeline import make_dataset
 from s2s_keras.text import Tokenizer, WordPieceTokenizer, WordTokenizer
 from s2s_keras.types import Corpus, ParallelText
@@ -47,12 +47,35 @@ def fit_tokenizers(
     raise ValueError(f"kind must be 'word' or 'wordpiece', got {kind!r}")
 
 
-def compile_model(model: keras.Model, *, learning_rate: float = 3e-3, clipnorm: float = 1.0):
-    """Adam with gradient-norm clipping (RNNs' exploding gradients, Pascanu et al. 2013),
-    the masked loss and masked accuracy."""
+def compile_model(
+    model: keras.Model,
+    *,
+    learning_rate: float = 3e-3,
+    clipnorm: float | None = 1.0,
+    label_smoothing: float = 0.0,
+    warmup_steps: int | None = None,
+):
+    """Adam, the masked loss and masked accuracy.
+
+    Args:
+        model: any model of `s2s_keras.models`.
+        learning_rate: Adam's step size; with `warmup_steps`, the peak of the schedule.
+        clipnorm: clip each gradient's norm (RNNs' exploding gradients, Pascanu et al.
+            2013); `None` for no clipping.
+        label_smoothing: ε of `MaskedLoss` (Vaswani et al. 2017 use 0.1).
+        warmup_steps: if set, the Transformer's schedule (`WarmupSchedule`): a linear
+            warm-up over this many steps, then inverse square-root decay, scaled so that
+            it peaks at `learning_rate`.
+    """
+    if learning_rate <= 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+    rate = learning_rate
+    if warmup_steps:
+        # WarmupSchedule peaks at d_model^-0.5 * warmup^-0.5; scale that to learning_rate.
+        rate = WarmupSchedule(1, warmup_steps, scale=learning_rate * warmup_steps**0.5)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm),
-        loss=masked_loss,
+        optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm),
+        loss=MaskedLoss(label_smoothing),
         metrics=[MaskedAccuracy()],
     )
     return model
@@ -77,30 +100,54 @@ class TimeBudget(keras.callbacks.Callback):
             self.stopped_early = True
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How one family of models is trained by default (each field can be overridden)."""
+
+    tokenizer: str = "word"  # RNNs of the course read words (notebooks 02–05)
+    learning_rate: float = 3e-3  # Adam; fast on small corpora, gradients clipped
+    label_smoothing: float = 0.0
+    clipnorm: float | None = 1.0
+
+
+RECIPES = {
+    "rnn": Recipe(),
+    # Subwords (Vaswani et al. 2017 §5.1), label smoothing 0.1 (§5.4); pre-norm blocks
+    # train at a constant 1e-3 (Xiong et al. 2020), so no warm-up by default.
+    "transformer": Recipe(tokenizer="wordpiece", learning_rate=1e-3, label_smoothing=0.1),
+}
+
+
 def train(
     corpus: Corpus,
     *,
-    config: AttentionSeq2SeqConfig | None = None,
+    model: str = "bahdanau",
+    config=None,
     epochs: int = 10,
     batch_size: int = 64,
     max_length: int = 64,
     vocab_size: int | None = None,
-    learning_rate: float = 3e-3,
+    learning_rate: float | None = None,
+    label_smoothing: float | None = None,
+    warmup_steps: int | None = None,
     max_minutes: float | None = None,
     seed: int = 0,
     verbose: int | str = "auto",
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[TrainedModel, dict]:
-    """Train an attention seq2seq model on `corpus.train`, validating on `corpus.validation`.
+    """Train a model on `corpus.train`, validating on `corpus.validation`.
 
     Args:
         corpus: the parallel corpus (direction as named).
-        config: model sizes; `AttentionSeq2SeqConfig()` by default.
+        model: an architecture of `s2s_keras.models.MODEL_NAMES`, e.g. `"bahdanau"`.
+        config: its config dataclass; the architecture's default when `None`.
         epochs: passes over the training split.
         batch_size: sentences per batch.
         max_length: longest sequence in tokens; longer ones are truncated.
-        vocab_size: per-side word vocabulary cap; `None` keeps every training word.
-        learning_rate: Adam's step size.
+        vocab_size: per-side vocabulary size (word: a cap, `None` keeps every training
+            word; WordPiece: the target size, 8000 when `None`).
+        learning_rate, label_smoothing: override the architecture's `Recipe`.
+        warmup_steps: linear warm-up then inverse square-root decay (`compile_model`).
         max_minutes: stop after this much training time, whatever `epochs` says.
         seed: seeds Python, NumPy and TensorFlow (weights and shuffling).
         verbose: Keras `fit` verbosity (`2`: one line per epoch).
@@ -111,29 +158,34 @@ def train(
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs!r}")
-    config = config or AttentionSeq2SeqConfig()
+    config = config or model_config(model)
+    recipe = RECIPES["transformer" if model == "transformer" else "rnn"]
+    learning_rate = learning_rate or recipe.learning_rate
+    label_smoothing = recipe.label_smoothing if label_smoothing is None else label_smoothing
     keras.utils.set_random_seed(seed)
-    source_tokenizer, target_tokenizer = fit_tokenizers(corpus.train, vocab_size=vocab_size)
-    train_ds = make_dataset(
-        corpus.train,
-        source_tokenizer,
-        target_tokenizer,
-        batch_size=batch_size,
-        max_length=max_length,
-        seed=seed,
+    source_tokenizer, target_tokenizer = fit_tokenizers(
+        corpus.train, kind=recipe.tokenizer, vocab_size=vocab_size
     )
-    val_ds = make_dataset(
-        corpus.validation,
-        source_tokenizer,
-        target_tokenizer,
-        batch_size=batch_size,
-        max_length=max_length,
-        shuffle=False,
+    datasets = [
+        make_dataset(
+            split,
+            source_tokenizer,
+            target_tokenizer,
+            batch_size=batch_size,
+            max_length=max_length,
+            shuffle=shuffle,
+            seed=seed,
+        )
+        for split, shuffle in ((corpus.train, True), (corpus.validation, False))
+    ]
+    network = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
+    compile_model(
+        network,
+        learning_rate=learning_rate,
+        clipnorm=recipe.clipnorm,
+        label_smoothing=label_smoothing,
+        warmup_steps=warmup_steps,
     )
-    model = AttentionSeq2Seq.from_config_object(
-        config, source_tokenizer.vocab_size, target_tokenizer.vocab_size
-    )
-    compile_model(model, learning_rate=learning_rate)
     callbacks = list(callbacks)
     if max_minutes is not None:
         callbacks.append(TimeBudget(max_minutes))
@@ -143,27 +195,34 @@ def train(
         # both ("ran out of data", "shuffle ... ignored") are expected here, not problems.
         warnings.filterwarnings("ignore", message=".*ran out of data.*")
         warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
-        history = model.fit(
-            train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=callbacks
+        history = network.fit(
+            datasets[0],
+            validation_data=datasets[1],
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
         )
     seconds = time.monotonic() - start
     info = {
         "corpus": corpus.name,
         "source_lang": corpus.source_lang,
         "target_lang": corpus.target_lang,
-        "model": "bahdanau",
+        "model": model,
         "config": asdict(config),
-        "params": model.count_params(),
+        "tokenizer": recipe.tokenizer,
+        "params": network.count_params(),
         "epochs_run": len(history.history.get("loss", [])),
         "batch_size": batch_size,
         "max_length": max_length,
         "learning_rate": learning_rate,
+        "label_smoothing": label_smoothing,
+        "warmup_steps": warmup_steps,
         "seed": seed,
         "train_seconds": round(seconds, 1),
         "hardware": hardware_description(),
         "split_sizes": corpus.sizes(),
     }
-    return TrainedModel(model, source_tokenizer, target_tokenizer, info), history.history
+    return TrainedModel(network, source_tokenizer, target_tokenizer, info), history.history
 
 
 def hardware_description() -> str:

@@ -118,3 +118,46 @@ def test_corrupt_model_file_is_a_one_line_error(demo_run, tmp_path):
     (broken / "model.keras").write_bytes((out / "model.keras").read_bytes()[:1000])
     result = run_cli("translate", "--model", broken, "hello")
     assert_one_line_error(result, "cannot load the model", "broken")
+
+
+def test_translate_with_beam_search_gives_one_line_per_input(demo_run):
+    _, out = demo_run
+    result = run_cli("translate", "--model", out, "--beam", 3, "--alpha", 0, "The cat.", "")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 2 and result.stdout.endswith("\n\n")
+
+
+def test_export_writes_a_savedmodel_that_a_bare_tensorflow_process_can_use(demo_run, tmp_path):
+    _, out = demo_run
+    result = run_cli("export", "--model", out, "--out", tmp_path / "saved", "--beam", 2)
+    assert result.returncode == 0, result.stderr
+    assert "SavedModel written to" in result.stdout
+    script = (
+        "import sys, tensorflow as tf, tensorflow_text\n"
+        "m = tf.saved_model.load(sys.argv[1])\n"
+        "out = m.translate(tf.constant(['The cat.', '', 'A red house.']))\n"
+        "print([s.decode() for s in out.numpy()])\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "saved")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    translations = eval(loaded.stdout.strip().splitlines()[-1])  # a printed list of str
+    in_memory = run_cli("translate", "--model", out, "--beam", 2, "The cat.", "", "A red house.")
+    assert translations == in_memory.stdout.split("\n")[:3]
+
+
+def test_export_refuses_to_overwrite_the_model_directory(demo_run):
+    _, out = demo_run
+    result = run_cli("export", "--model", out, "--out", out)
+    assert_one_line_error(result)
+    assert (out / "model.keras").exists()
+
+
+def test_negative_alpha_is_a_one_line_error(demo_run):
+    _, out = demo_run
+    result = run_cli("translate", "--model", out, "--alpha", "-1", "hi")
+    assert_one_line_error(result, "-1")

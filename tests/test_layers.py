@@ -1,4 +1,4 @@
-"""Layers: Bahdanau attention, the recurrent encoder and the attention decoder (DESIGN §3).
+"""Layers: Bahdanau and Luong attention, the recurrent encoder, the decoders (DESIGN §3).
 
 Every layer gets the keras-hub habits: config round-trip, constructor validation, eager
 and symbolic calls with the documented shapes, and tiny hand-computed mask tests.
@@ -12,6 +12,8 @@ from s2s_keras.decoding import greedy_decode
 from s2s_keras.layers import (
     AttentionDecoder,
     BahdanauAttention,
+    ContextDecoder,
+    LuongAttention,
     RNNEncoder,
     masked_softmax,
     padding_mask,
@@ -146,6 +148,154 @@ def test_attention_matches_a_hand_computed_additive_score():
     masked = keras.ops.convert_to_numpy(masked)
     assert masked[0, 0, 2] == 0.0
     np.testing.assert_allclose(masked[0, 0, :2], softmax(scores[:2]), rtol=1e-6)
+
+
+# --- LuongAttention -----------------------------------------------------------------
+
+LUONG = ["dot", "general", "concat"]
+
+
+def luong_inputs(query_dim=3):
+    keras.utils.set_random_seed(0)
+    query = np.random.randn(2, 4, query_dim).astype("float32")  # [B, T, Hq]
+    value = np.random.randn(2, 5, 3).astype("float32")  # [B, S, Hv]
+    return query, value
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [LuongAttention("dot"), LuongAttention("general", name="att"), LuongAttention("concat", 5)],
+    ids=LUONG,
+)
+def test_luong_attention_config_round_trips(layer):
+    assert_config_round_trip(layer)
+
+
+def test_luong_attention_defaults_to_the_general_score():
+    assert LuongAttention().get_config()["score"] == "general"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"score": "additive"}, "score must be one of .*got 'additive'$"),
+        ({"score": None}, "score must be one of .*got None$"),
+        ({"score": "concat", "units": 0}, "units must be .*got 0$"),
+        ({"score": "concat", "units": 2.5}, "units must be .*got 2.5$"),
+        ({"score": "general", "units": 4}, "units only applies to score='concat', got units=4"),
+    ],
+)
+def test_luong_attention_rejects_bad_arguments_and_echoes_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LuongAttention(**kwargs)
+
+
+def test_dot_score_rejects_queries_and_values_of_different_sizes():
+    query, value = luong_inputs(query_dim=6)
+    with pytest.raises(ValueError, match="got query size 6 and value size 3; use score='general'"):
+        LuongAttention("dot")(query, value)
+
+
+@pytest.mark.parametrize("score", LUONG)
+def test_luong_attention_eager_call_gives_context_and_weights_shapes(score):
+    query, value = luong_inputs()
+    context, weights = LuongAttention(score)(query, value, mask=SOURCE_MASK)
+    assert tuple(context.shape) == (2, 4, 3)  # [B, T, Hv]
+    assert tuple(weights.shape) == (2, 4, 5)  # [B, T, S]
+    assert keras.backend.standardize_dtype(weights.dtype) == "float32"
+
+
+@pytest.mark.parametrize("score", LUONG)
+def test_luong_attention_symbolic_call_gives_context_and_weights_shapes(score):
+    context, weights = LuongAttention(score)(keras.Input((None, 3)), keras.Input((5, 3)))
+    assert tuple(context.shape) == (None, None, 3)
+    assert tuple(weights.shape) == (None, None, 5)
+
+
+@pytest.mark.parametrize("score", LUONG)
+def test_luong_padding_positions_get_zero_attention(score):
+    query, value = luong_inputs()
+    _, weights = LuongAttention(score)(query, value, mask=SOURCE_MASK)
+    weights = keras.ops.convert_to_numpy(weights)
+    assert np.all(weights[1, :, 3:] == 0.0)  # the second sentence's two padding positions
+    assert np.all(weights[:, :, :3] > 0.0)
+    np.testing.assert_allclose(weights.sum(-1), np.ones((2, 4)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("score", LUONG)
+def test_luong_precomputed_keys_give_the_same_attention(score):
+    query, value = luong_inputs()
+    layer = LuongAttention(score)
+    context, weights = layer(query[:, :1], value, mask=SOURCE_MASK)
+    keys = layer.project_keys(value)
+    context_k, weights_k = layer(query[:, :1], value, mask=SOURCE_MASK, keys=keys)
+    np.testing.assert_allclose(context_k, context, atol=1e-7)
+    np.testing.assert_allclose(weights_k, weights, atol=1e-7)
+
+
+# One query (Hq = 2) over three source positions (Hv = 3), the last one padding.
+LUONG_QUERY = np.array([[[0.5, -1.0]]], "float32")  # [1, 1, 2]
+LUONG_VALUE = np.array([[[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [3.0, 3.0, 3.0]]], "float32")
+W_A = np.array([[1.0, 0.5, 0.0], [-1.0, 2.0, 1.0]], "float32")  # general: [Hq, Hv]
+W_CONCAT = np.array([[1.0, 0.0, 0.5, -0.5, 1.0], [0.0, 2.0, -1.0, 1.0, 0.0]], "float32")
+V_A = np.array([1.5, -1.0], "float32")  # concat: W_a [A, Hq + Hv] and v_a [A]
+
+
+def luong_layer_and_scores(score):
+    """A layer with weights set by hand, and its eq. 8 scores written out. `[S]`"""
+    q, h = LUONG_QUERY[0, 0], LUONG_VALUE[0]  # [Hq], [S, Hv]
+    if score == "dot":
+        query = q @ np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], "float32")  # Hq = Hv = 3
+        return LuongAttention("dot"), query[None, None], h @ query
+    layer = LuongAttention(score)
+    layer.build(LUONG_QUERY.shape, LUONG_VALUE.shape)
+    if score == "general":
+        layer.key_dense.kernel.assign(W_A.T)  # Keras kernels are [inputs, outputs]
+        return layer, LUONG_QUERY, np.array([q @ W_A @ h_s for h_s in h])
+    layer.query_dense.kernel.assign(W_CONCAT[:, :2].T)
+    layer.key_dense.kernel.assign(W_CONCAT[:, 2:].T)
+    layer.score_dense.kernel.assign(V_A[:, None])
+    scores = np.array([V_A @ np.tanh(W_CONCAT @ np.concatenate([q, h_s])) for h_s in h])
+    return layer, LUONG_QUERY, scores
+
+
+@pytest.mark.parametrize("score", LUONG)
+def test_luong_attention_matches_hand_computed_scores(score):
+    layer, query, scores = luong_layer_and_scores(score)
+    context, weights = layer(query, LUONG_VALUE)
+    np.testing.assert_allclose(weights[0, 0], softmax(scores), rtol=1e-6)
+    np.testing.assert_allclose(context[0, 0], softmax(scores) @ LUONG_VALUE[0], rtol=1e-6)
+
+    _, masked = layer(query, LUONG_VALUE, mask=np.array([[True, True, False]]))
+    masked = keras.ops.convert_to_numpy(masked)
+    assert masked[0, 0, 2] == 0.0
+    np.testing.assert_allclose(masked[0, 0, :2], softmax(scores[:2]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("score", LUONG)
+def test_luong_attention_in_mixed_precision_gives_float32_weights_and_exact_zeros(
+    score, mixed_float16
+):
+    query, value = luong_inputs()
+    layer = LuongAttention(score)
+    context, weights = layer(query, value, mask=SOURCE_MASK)
+    assert layer.compute_dtype == keras.backend.standardize_dtype(context.dtype) == "float16"
+    weights = keras.ops.convert_to_numpy(weights)
+    assert weights.dtype == np.float32
+    assert np.all(weights[1, :, 3:] == 0.0)
+    np.testing.assert_allclose(weights.sum(-1), np.ones((2, 4)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("score", ["general", "concat"])
+def test_luong_attention_in_a_functional_model_reloads(score, tmp_path):
+    keras.utils.set_random_seed(0)
+    query, value = keras.Input((None, 2)), keras.Input((None, 3))
+    context, _ = LuongAttention(score, name="attention")(query, value)
+    model = keras.Model([query, value], context)
+    model.save(tmp_path / "attention.keras")
+    reloaded = keras.saving.load_model(tmp_path / "attention.keras")
+    inputs = [LUONG_QUERY, LUONG_VALUE]
+    np.testing.assert_allclose(reloaded(inputs), model(inputs), rtol=0, atol=1e-7)
 
 
 # --- RNNEncoder ---------------------------------------------------------------------
@@ -324,6 +474,188 @@ def test_decoder_state_ignores_target_padding():
     decoder = tiny_decoder()
     _, padded_state, _ = decoder(TARGET_IN[1:], memory[1:], SOURCE_MASK[1:], state[1:])
     _, short_state, _ = decoder(TARGET_IN[1:, :2], memory[1:], SOURCE_MASK[1:], state[1:])
+    np.testing.assert_allclose(padded_state, short_state, atol=1e-6)
+
+
+def test_decoder_with_luong_attention_and_input_feeding_config_round_trips():
+    assert_config_round_trip(tiny_decoder(attention="concat", input_feeding=True))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"attention": "luong"}, "attention must be one of .*got 'luong'$"),
+        ({"input_feeding": 1}, "input_feeding must be True or False, got 1$"),
+    ],
+)
+def test_decoder_rejects_bad_attention_and_input_feeding_and_echoes_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_decoder(**kwargs)
+
+
+ATTENTIONS = ["bahdanau", "dot", "general", "concat"]
+
+
+def square_decoder_inputs():
+    """Memory as wide as the decoder (`D == H`, as `"dot"` needs) and an input-fed state."""
+    keras.utils.set_random_seed(0)
+    memory = np.random.randn(2, 5, 8).astype("float32")  # [B, S, D]
+    hidden = np.random.randn(2, 8).astype("float32")  # [B, H]
+    return memory, hidden, (hidden, np.zeros_like(hidden))
+
+
+@pytest.mark.parametrize("input_feeding", [False, True], ids=["after_rnn", "input_feeding"])
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_every_decoder_variant_gives_padded_source_positions_zero_attention(
+    attention, input_feeding
+):
+    memory, hidden, fed = square_decoder_inputs()
+    decoder = tiny_decoder(attention=attention, input_feeding=input_feeding)
+    logits, _, weights = decoder(TARGET_IN, memory, SOURCE_MASK, fed if input_feeding else hidden)
+    assert tuple(logits.shape) == (2, 4, 12)  # [B, T, V]
+    weights = keras.ops.convert_to_numpy(weights)
+    assert np.all(weights[1, :, 3:] == 0.0)
+    np.testing.assert_allclose(weights.sum(-1), np.ones((2, 4)), rtol=1e-6)
+
+
+def test_input_feeding_decoder_eager_call_gives_logits_state_pair_and_attention():
+    memory, _, fed = square_decoder_inputs()
+    decoder = tiny_decoder(input_feeding=True)
+    logits, (hidden, feed), attention = decoder(TARGET_IN, memory, SOURCE_MASK, fed)
+    assert tuple(logits.shape) == (2, 4, 12)  # [B, T, V]
+    assert tuple(hidden.shape) == tuple(feed.shape) == (2, 8)  # [B, H]
+    assert tuple(attention.shape) == (2, 4, 5)  # [B, T, S]
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    assert decoder.cell.kernel.shape == (6 + 8, 3 * 8)  # the GRU reads [e_t; h̃_{t-1}]
+
+
+def test_input_feeding_decoder_symbolic_call_gives_logits_state_pair_and_attention():
+    logits, (hidden, feed), attention = tiny_decoder(input_feeding=True)(
+        keras.Input((None,), dtype="int32"),
+        keras.Input((None, 6)),
+        keras.Input((None,), dtype="bool"),
+        (keras.Input((8,)), keras.Input((8,))),
+    )
+    assert tuple(logits.shape) == (None, None, 12)
+    assert tuple(hidden.shape) == tuple(feed.shape) == (None, 8)
+    assert tuple(attention.shape) == (None, None, None)
+
+
+def test_input_feeding_decoder_rejects_a_state_that_is_not_a_pair():
+    memory, hidden, _ = square_decoder_inputs()
+    with pytest.raises(ValueError, match="the state is the pair \\(hidden, feed\\)"):
+        tiny_decoder(input_feeding=True)(TARGET_IN, memory, SOURCE_MASK, hidden)
+
+
+def test_input_feeding_initial_state_starts_from_a_zero_attentional_state():
+    _, state = decoder_inputs()
+    decoder = tiny_decoder(input_feeding=True)
+    decoder.build((None, None), (None, None, 6))
+    hidden, feed = decoder.initial_state(state[:, :6])
+    np.testing.assert_allclose(hidden, decoder.bridge(state[:, :6]))
+    np.testing.assert_array_equal(feed, np.zeros((2, 8), "float32"))
+
+
+def test_input_feeding_feeds_the_previous_attentional_state_to_the_gru():
+    # Luong et al. (2015), §3.3, written out one step at a time with the layer's parts.
+    memory, _, (hidden, feed) = square_decoder_inputs()
+    decoder = tiny_decoder(input_feeding=True, attention="general")
+    logits, _, weights = decoder(TARGET_IN[:1], memory[:1], SOURCE_MASK[:1], (hidden[:1], feed[:1]))
+    s, h_tilde = hidden[:1], feed[:1]
+    for t in range(TARGET_IN.shape[1]):
+        e_t = decoder.embedding(TARGET_IN[:1, t])  # [1, E]
+        s, _ = decoder.cell(keras.ops.concatenate([e_t, h_tilde], -1), s)  # [1, H]
+        context, a_t = decoder.attention(s[:, None], memory[:1], mask=SOURCE_MASK[:1])
+        h_tilde = decoder.combine(keras.ops.concatenate([context[:, 0], s], -1))  # [1, H]
+        np.testing.assert_allclose(weights[:, t], a_t[:, 0], atol=1e-6)
+        np.testing.assert_allclose(logits[:, t], decoder.logits(h_tilde), atol=1e-5)
+
+
+def test_input_feeding_state_ignores_target_padding():
+    memory, _, (hidden, feed) = square_decoder_inputs()
+    decoder = tiny_decoder(input_feeding=True)
+    args = (memory[1:], SOURCE_MASK[1:], (hidden[1:], feed[1:]))
+    _, (padded_hidden, padded_feed), _ = decoder(TARGET_IN[1:], *args)
+    _, (short_hidden, short_feed), _ = decoder(TARGET_IN[1:, :2], *args)
+    np.testing.assert_allclose(padded_hidden, short_hidden, atol=1e-6)
+    np.testing.assert_allclose(padded_feed, short_feed, atol=1e-6)
+
+
+# --- ContextDecoder -----------------------------------------------------------------
+
+
+def tiny_context_decoder(**kwargs):
+    return ContextDecoder(12, embedding_dim=6, units=8, **kwargs)
+
+
+def test_context_decoder_config_round_trips():
+    assert_config_round_trip(tiny_context_decoder(dropout=0.25))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "bad"),
+    [
+        ({"vocab_size": 0}, "0"),
+        ({"embedding_dim": 6.0}, "6.0"),
+        ({"units": None}, "None"),
+        ({"dropout": -0.5}, "-0.5"),
+    ],
+)
+def test_context_decoder_rejects_bad_arguments_and_echoes_them(kwargs, bad):
+    arguments = {"vocab_size": 12, **kwargs}
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))} must .*got {bad}$"):
+        ContextDecoder(**arguments)
+
+
+def context_decoder_inputs():
+    keras.utils.set_random_seed(0)
+    context = np.random.randn(2, 6).astype("float32")  # [B, D]
+    state = np.random.randn(2, 8).astype("float32")  # [B, H]
+    return context, state
+
+
+def test_context_decoder_eager_call_gives_logits_and_state():
+    context, state = context_decoder_inputs()
+    logits, new_state = tiny_context_decoder()(TARGET_IN, context, state)
+    assert tuple(logits.shape) == (2, 4, 12)  # [B, T, V]
+    assert tuple(new_state.shape) == (2, 8)  # [B, H]
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+
+
+def test_context_decoder_symbolic_call_gives_logits_and_state():
+    logits, state = tiny_context_decoder()(
+        keras.Input((None,), dtype="int32"), keras.Input((6,)), keras.Input((8,))
+    )
+    assert tuple(logits.shape) == (None, None, 12)
+    assert tuple(state.shape) == (None, 8)
+
+
+def test_context_decoder_initial_state_is_tanh_of_a_projection_of_the_context():
+    context, _ = context_decoder_inputs()
+    decoder = tiny_context_decoder()
+    decoder.build((None, None), (None, 6))
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in decoder.bridge.weights)
+    np.testing.assert_allclose(
+        decoder.initial_state(context), np.tanh(context @ kernel + bias), atol=1e-6
+    )
+
+
+def test_context_decoder_reads_the_context_at_every_step_not_only_the_first():
+    # Same first state, different contexts: every position's logits change, because the
+    # GRU input and the output layer both read `c` (Cho et al. 2014).
+    context, state = context_decoder_inputs()
+    decoder = tiny_context_decoder()
+    logits, _ = decoder(TARGET_IN, context, state)
+    other, _ = decoder(TARGET_IN, context + 1.0, state)
+    difference = np.abs(keras.ops.convert_to_numpy(logits - other)).max(-1)  # [B, T]
+    assert np.all(difference > 1e-3)
+
+
+def test_context_decoder_state_ignores_target_padding():
+    context, state = context_decoder_inputs()
+    decoder = tiny_context_decoder()
+    _, padded_state = decoder(TARGET_IN[1:], context[1:], state[1:])
+    _, short_state = decoder(TARGET_IN[1:, :2], context[1:], state[1:])
     np.testing.assert_allclose(padded_state, short_state, atol=1e-6)
 
 

@@ -39,7 +39,9 @@ def step_by_step_greedy(model, source_ids, max_length):
     tokens, attention = [], []
     for step in range(max_length):
         logits, state = model.decode_step(state, last, step)
-        nxt = np.where(done, PAD_ID, np.argmax(keras.ops.convert_to_numpy(logits), -1))
+        logits = keras.ops.convert_to_numpy(logits).copy()
+        logits[:, [PAD_ID, START_ID]] = -np.inf  # never outputs (see `decoding._never_output`)
+        nxt = np.where(done, PAD_ID, np.argmax(logits, -1))
         weights = keras.ops.convert_to_numpy(state["attention"])
         attention.append(np.where(done[:, None], 0.0, weights))
         tokens.append(nxt)

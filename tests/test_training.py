@@ -50,3 +50,40 @@ def test_warmup_schedule_rises_linearly_then_decays_as_inverse_square_root():
     assert lr(10) == float(keras.ops.convert_to_numpy(restored(10)))
     with pytest.raises(ValueError, match="warmup_steps=0"):
         WarmupSchedule(64, warmup_steps=0)
+
+
+def test_the_command_line_offers_exactly_the_registered_models():
+    from s2s_keras.cli import MODELS
+    from s2s_keras.models import MODEL_NAMES
+
+    assert MODELS == MODEL_NAMES
+
+
+@pytest.mark.parametrize("name", ["seq2seq", "luong-general", "transformer"])
+def test_every_architecture_trains_from_python_and_translates(name):
+    from s2s_keras.models import model_config
+    from s2s_keras.toy import make_toy_corpus
+    from s2s_keras.training import train
+
+    tiny = {"transformer": {"num_layers": 1, "d_model": 16, "num_heads": 2, "ff_dim": 32}}
+    config = model_config(name, **tiny.get(name, {"embedding_dim": 8, "units": 8}))
+    corpus = make_toy_corpus(200, seed=3)
+    trained, history = train(
+        corpus,
+        model=name,
+        config=config,
+        epochs=1,
+        verbose=0,
+        vocab_size=300 if name == "transformer" else None,
+    )
+    assert trained.info["model"] == name and np.isfinite(history["loss"][0])
+    assert trained.info["tokenizer"] == ("wordpiece" if name == "transformer" else "word")
+    outputs = trained.translate(["The cat.", ""], method="beam", beam_size=2)
+    assert len(outputs) == 2 and outputs[1] == ""
+
+
+def test_unknown_model_name_lists_the_valid_ones():
+    from s2s_keras.models import model_config
+
+    with pytest.raises(ValueError, match="luong-general"):
+        model_config("gpt")

@@ -1,8 +1,31 @@
 """Reusable Keras layers; each module names the notebook that introduces it."""
 
-from s2s_keras.layers.attention import BahdanauAttention
-from s2s_keras.layers.decoders import AttentionDecoder
+from s2s_keras.layers.attention import BahdanauAttention, LuongAttention
+from s2s_keras.layers.decoders import AttentionDecoder, ContextDecoder
+from s2s_keras.layers.embeddings import SinusoidalPositionalEmbedding, TokenAndPositionEmbedding
 from s2s_keras.layers.encoders import RNNEncoder
 from s2s_keras.layers.masking import masked_softmax, padding_mask
+from s2s_keras.layers.transformer import (
+    MultiHeadAttention,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+    causal_mask,
+    merge_masks,
+)
 
-__all__ = ["AttentionDecoder", "BahdanauAttention", "RNNEncoder", "masked_softmax", "padding_mask"]
+__all__ = [
+    "AttentionDecoder",
+    "BahdanauAttention",
+    "ContextDecoder",
+    "LuongAttention",
+    "MultiHeadAttention",
+    "RNNEncoder",
+    "SinusoidalPositionalEmbedding",
+    "TokenAndPositionEmbedding",
+    "TransformerDecoderBlock",
+    "TransformerEncoderBlock",
+    "causal_mask",
+    "masked_softmax",
+    "merge_masks",
+    "padding_mask",
+]

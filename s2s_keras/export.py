@@ -1,0 +1,295 @@
+"""Export a trained model as a string-in, string-out SavedModel (DESIGN §6).
+
+Introduced in notebook 07 (evaluation and export). The SavedModel holds the two
+tokenizers, the model's weights and the decoding loop, so serving it needs no Python
+from this package: only TensorFlow and tensorflow-text (whose ops the tokenizers use).
+
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the text ops before loading)
+
+    translator = tf.saved_model.load("exported")
+    translator.translate(tf.constant(["The red cat sleeps."]))  # → [B] tf.string
+    translator.signatures["serving_default"](text=tf.constant(["..."]))["translation"]
+
+Behaviour, whatever the input: one output per input, in input order; an empty or
+whitespace-only sentence translates to `""`; a source longer than the model's maximum
+length is truncated (as in training); any Unicode, even invalid UTF-8, gives a string.
+Each sentence may grow by `extra_length` tokens over its own source length, so its
+translation does not depend on what else is in the batch.
+
+Shapes: `B` batch, `S` source length, `L` output length.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import tensorflow as tf
+
+from s2s_keras import decoding
+from s2s_keras.bundle import TrainedModel
+from s2s_keras.errors import S2SError
+from s2s_keras.text import END_ID, PAD_ID, START_ID, Tokenizer
+
+SIGNATURE_INPUT = "text"
+SIGNATURE_OUTPUT = "translation"
+METADATA = "export.json"
+
+
+def best_tokens(model, source_ids, max_length, *, beam_size: int = 4, alpha: float = 0.6):
+    """The decoding the SavedModel runs: `[B, S]` ids → `[B, L]` ids of the best translation.
+
+    Args:
+        model: a seq2seq model with `encode` / `decode_step`.
+        source_ids: `[B, S]` int64 ids, padded with 0.
+        max_length: `[B]` int32, the most tokens each sentence may get.
+        beam_size: 1 decodes greedily (beam search of width 1 is greedy, DESIGN §4);
+            more runs `beam_search` and keeps its best hypothesis. Defaults to 4.
+        alpha: length-normalisation strength of beam search (Wu et al. 2016). Defaults
+            to 0.6.
+
+    Returns:
+        `[B, L]` int64 ids, `L = max(max_length)`; a row may run past its own limit
+        (greedy decoding runs every row for `L` steps): the caller cuts it.
+    """
+    if beam_size == 1:
+        tokens, _ = decoding.greedy_decode(model, source_ids, tf.reduce_max(max_length))
+        return tokens
+    tokens, _ = decoding.beam_search(
+        model, source_ids, max_length, beam_size=beam_size, alpha=alpha
+    )
+    return tokens[:, 0]  # [B, L], the best of each sentence
+
+
+class Translator(tf.Module):
+    """Tokenizers + model + decoding as one `tf.Module`: raw text in, translations out.
+
+    Args:
+        model: a built seq2seq model with `encode` / `decode_step` (`s2s_keras.models`).
+        source_tokenizer, target_tokenizer: the tokenizers it was trained with.
+        max_source_length: sources are truncated to this many tokens (markers included),
+            as in training.
+        extra_length: a translation may be this many tokens longer than its source.
+            Defaults to 10.
+        decode: `decode(model, source_ids [B, S], max_length [B]) → tokens [B, L]`, the
+            decoding traced into the SavedModel. Defaults to `best_tokens` (beam search
+            of width 4).
+        name: module name.
+    """
+
+    def __init__(
+        self,
+        model,
+        source_tokenizer: Tokenizer,
+        target_tokenizer: Tokenizer,
+        *,
+        max_source_length: int,
+        extra_length: int = 10,
+        decode: Callable = best_tokens,
+        name: str | None = None,
+    ):
+        super().__init__(name=name)
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        # Track the weights the translation reads, not the Keras model: tracking the model
+        # would also save its optimizer's slots (twice the weights again), which serving
+        # never reads. The model is reached through the (untracked) decoding closure.
+        self.model_variables = list(model.variables)
+        self._decode = functools.partial(decode, model)
+        self._max_source_length = max_source_length
+        self._extra_length = extra_length
+
+    # No AutoGraph: this code has no Python control flow over tensors (the decoding
+    # functions it calls are `tf.function`s with their own AutoGraph setting).
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name=SIGNATURE_INPUT)], autograph=False
+    )
+    def translate(self, text):
+        """`[B]` raw sentences → `[B]` translations (`tf.string`)."""
+        ids = self.source_tokenizer.tokenize(text)[:, : self._max_source_length]  # [B, (S)]
+        lengths = tf.cast(ids.row_lengths(), tf.int32)  # [B], markers included
+        # Only [START] [END]: the input was empty, whitespace or invisible characters.
+        keep = tf.where(lengths > 2)[:, 0]  # [K] indices of the sentences to translate
+        outputs = tf.fill(tf.shape(text), "")
+
+        def translate_kept():
+            source = tf.gather(ids, keep).to_tensor(default_value=PAD_ID)  # [K, S]
+            limit = tf.gather(lengths, keep) + self._extra_length  # [K]
+            tokens = self._decode(source, limit)  # [K, L]
+            # Cut every row at its own limit: the result is what decoding that sentence
+            # alone gives, whatever the length of the others in the batch.
+            steps = tf.range(tf.shape(tokens)[1])[None, :]  # [1, L]
+            tokens = tf.where(steps < limit[:, None], tokens, tf.constant(END_ID, tokens.dtype))
+            translations = self.target_tokenizer.detokenize(tokens)  # [K]
+            return tf.tensor_scatter_nd_update(outputs, keep[:, None], translations)
+
+        # A batch with nothing to translate (no sentences, or only empty ones) skips the
+        # decoding: beam search cannot take zero sentences (their longest limit is
+        # undefined), and there is nothing to compute anyway.
+        return tf.cond(tf.size(keep) > 0, translate_kept, lambda: outputs)
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name=SIGNATURE_INPUT)], autograph=False
+    )
+    def serve(self, text):
+        """The `serving_default` signature: `{"translation": translate(text)}`."""
+        return {SIGNATURE_OUTPUT: self.translate(text)}
+
+
+def export_saved_model(
+    trained: TrainedModel,
+    out_dir: str | Path,
+    *,
+    beam_size: int = 4,
+    alpha: float = 0.6,
+    max_source_length: int | None = None,
+    extra_length: int = 10,
+) -> Path:
+    """Write `trained` as a SavedModel with `translate` and a `serving_default` signature.
+
+    The directory is written atomically: a failure leaves nothing behind (and an
+    existing export at `out_dir` intact).
+
+    Args:
+        trained: the model and its tokenizers.
+        out_dir: the SavedModel directory to create; an existing one must be empty or
+            hold a previous export, which is replaced.
+        beam_size: beam width; 1 decodes greedily. Defaults to 4.
+        alpha: length-normalisation strength of beam search. Defaults to 0.6.
+        max_source_length: sources are truncated to this many tokens (markers included).
+            Defaults to the `max_length` the model was trained with (64 if unknown).
+        extra_length: a translation may be this many tokens longer than its source.
+            Defaults to 10.
+
+    Raises:
+        S2SError: `out_dir` is a file or a non-empty directory that is not a SavedModel.
+        ValueError: a setting is out of range.
+
+    Returns:
+        `out_dir` as a `Path`. Besides the SavedModel it holds `assets.extra/export.json`:
+        these settings and the model's `trained.info` (corpus, direction, sizes).
+    """
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be a positive integer, got {beam_size!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha < math.inf:
+        raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+    if max_source_length is None:
+        max_source_length = int(trained.info.get("max_length", 64))
+    if (
+        isinstance(max_source_length, bool)
+        or not isinstance(max_source_length, int)
+        or max_source_length < 3
+    ):
+        raise ValueError(
+            "max_source_length must be an integer >= 3 ([START], a token, [END]), "
+            f"got {max_source_length!r}"
+        )
+    if isinstance(extra_length, bool) or not isinstance(extra_length, int) or extra_length < 0:
+        raise ValueError(f"extra_length must be an integer >= 0, got {extra_length!r}")
+    out_dir = Path(out_dir)
+    if out_dir.is_file() or (
+        out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "saved_model.pb").exists()
+    ):
+        # `--out` pointing at the model directory by mistake must not delete the model.
+        raise S2SError(
+            f"refusing to replace {str(out_dir)!r}: it is not a SavedModel directory; "
+            "give --out a new or empty directory, or a previous export"
+        )
+    settings = {
+        "beam_size": beam_size,
+        "alpha": alpha,
+        "max_source_length": max_source_length,
+        "extra_length": extra_length,
+    }
+
+    model = trained.model
+    if not model.built:
+        # The exported function may not create variables: build them here, eagerly.
+        model.encode(tf.constant([[START_ID, END_ID]], tf.int64))
+    translator = Translator(
+        model,
+        trained.source_tokenizer,
+        trained.target_tokenizer,
+        max_source_length=max_source_length,
+        extra_length=extra_length,
+        decode=functools.partial(best_tokens, beam_size=beam_size, alpha=alpha),
+    )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        tf.saved_model.save(translator, str(tmp), signatures={"serving_default": translator.serve})
+        # `assets.extra/` holds files for people and tools, not for the graph (the place
+        # TensorFlow Serving reads its warm-up requests from).
+        (tmp / "assets.extra").mkdir()
+        (tmp / "assets.extra" / METADATA).write_text(
+            json.dumps(
+                {**settings, "signature": [SIGNATURE_INPUT, SIGNATURE_OUTPUT], "run": trained.info},
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        _replace_directory(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _replace_directory(new: Path, target: Path) -> None:
+    """Move `new` to `target`; a previous `target` is kept until the move has succeeded."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    # A directory cannot be renamed over a non-empty one: move the old one aside first.
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_translator(path: str | Path):
+    """Load a SavedModel written by `export_saved_model` (tensorflow-text imported first).
+
+    Returns:
+        The restored object: `.translate(tf.constant([...]))` → `[B]` `tf.string`, and
+        `.signatures["serving_default"]`.
+
+    Raises:
+        S2SError: the directory is missing, not a SavedModel, or corrupt (one line).
+    """
+    from s2s_keras.tf_text import tensorflow_text  # noqa: F401  (registers the text ops)
+
+    path = Path(path)
+    if not path.is_dir():
+        problem = "is not a directory" if path.exists() else "does not exist"
+        raise S2SError(
+            f"SavedModel directory {str(path)!r} {problem}; "
+            "create one with `s2s-keras export --model DIR --out SAVEDMODEL_DIR`"
+        )
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise S2SError(
+            f"cannot load the SavedModel in {str(path)!r}: {type(e).__name__}: {first} "
+            "(it may be truncated or incomplete; export it again)"
+        ) from None
+    if not hasattr(loaded, "translate"):
+        raise S2SError(
+            f"the SavedModel in {str(path)!r} has no `translate` function; "
+            "it was not written by `s2s-keras export`"
+        )
+    return loaded

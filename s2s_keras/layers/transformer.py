@@ -1,0 +1,485 @@
+"""Transformer layers: multi-head attention, encoder and decoder blocks, their masks.
+
+Introduced in notebook 06 (the Transformer). Vaswani et al. (2017), "Attention Is All
+You Need"; the pre-norm variant (`norm_first=True`) follows Xiong et al. (2020), "On
+Layer Normalization in the Transformer Architecture".
+
+Masks are boolean, True where attention is allowed, and explicit: `padding_mask(ids)`
+marks real tokens, `causal_mask` hides the future, and `merge_masks` is the one place
+where they are combined into the `[B, T, S]` mask that attention reads.
+
+Shapes: `B` batch, `T` query (target) length, `S` key/value (source) length, `L` the
+length of a decoding cache, `D` model width, `N` heads, `H` size of one head (`D / N`
+by default), `F` feed-forward width.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from s2s_keras.layers.masking import masked_softmax
+
+ACTIVATIONS = ("relu", "gelu")
+
+
+def causal_mask(query_length, key_length=None, start_index=0):
+    """`[T, S]` bool, True where query `i` may see key `j`: `j <= start_index + i`.
+
+    Args:
+        query_length: `T`, int or scalar int tensor.
+        key_length: `S`. Defaults to `query_length`.
+        start_index: the position of the first query, int or scalar int tensor. Defaults
+            to 0; a decoder with a cache of length `L` passes the step it is at, and
+            `causal_mask(1, L, step)` lets the new token see cache positions `0 … step`.
+    """
+    key_length = query_length if key_length is None else key_length
+    queries = ops.arange(query_length) + ops.cast(start_index, "int32")  # [T] positions
+    keys = ops.arange(key_length)  # [S]
+    return ops.greater_equal(queries[:, None], keys[None, :])  # [T, S]
+
+
+def merge_masks(padding_mask=None, attention_mask=None):
+    """Combine a key padding mask and an attention mask into one `[B, T, S]` bool mask.
+
+    Args:
+        padding_mask: `[B, S]` bool (or 0/1), True on real key tokens, e.g.
+            `padding_mask(source_ids)`.
+        attention_mask: `[T, S]` or `[B, T, S]` bool, True where query `t` may see key
+            `s`, e.g. `causal_mask(T)`.
+
+    Returns:
+        `[B, T, S]` bool, True where both allow attention (`B` or `T` is 1 when only
+        one mask says nothing about it: the result broadcasts against the scores), or
+        None when both masks are None.
+
+    Example:
+
+    >>> merge_masks([[True, True, False]], causal_mask(3)).numpy().astype(int)
+    array([[[1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 0]]])
+    """
+    mask = None
+    if padding_mask is not None:
+        mask = ops.expand_dims(ops.cast(padding_mask, "bool"), 1)  # [B, 1, S]
+    if attention_mask is not None:
+        attention_mask = ops.cast(attention_mask, "bool")
+        if len(attention_mask.shape) == 2:
+            attention_mask = ops.expand_dims(attention_mask, 0)  # [1, T, S]
+        mask = attention_mask if mask is None else ops.logical_and(mask, attention_mask)
+    return mask
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_rate(name, value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class MultiHeadAttention(keras.layers.Layer):
+    """Scaled dot-product attention over `N` heads, with a key/value cache for decoding.
+
+    Vaswani et al. (2017), §3.2: project queries, keys and values to `N` heads of size
+    `H`, compute `softmax(q kᵀ / sqrt(H)) v` per head, concatenate the heads and project
+    back to the query width. The heads are a reshape, not separate layers: one `[D, N*H]`
+    matrix projects all of them, and `[B, T, N*H]` is viewed as `[B, T, N, H]`.
+    Numerically this is `keras.layers.MultiHeadAttention(num_heads, key_dim)` with the
+    same weights, reshaped (its kernels are `[D, N, H]` and `[N, H, D]`).
+
+    Scores are softmaxed in float32 whatever the compute dtype (`masked_softmax`), so
+    masked keys get exactly zero weight under mixed precision too.
+
+    A cache `(keys, values)` serves incremental decoding in two ways:
+
+    - updated (`cache_update_index` given): the keys and values of `value` are written
+      into the cache at that position (fixed shapes, no concatenation), and attention
+      runs over the whole cache; the mask must hide positions not written yet;
+    - static (`cache_update_index` None): the cache holds keys and values computed once
+      (`compute_key_value(memory)`) and `value` is ignored: cross-attention to the source.
+
+    Args:
+        num_heads: `N`.
+        key_dim: `H`, the size of each head. Defaults to `D // N` for `[B, T, D]` queries.
+        dropout: dropout rate on the attention weights. Defaults to 0.
+        use_bias: whether the projections have biases. Defaults to True.
+
+    Call arguments:
+        query: `[B, T, D]`.
+        value: `[B, S, Dv]`; may be None with a static cache.
+        key: `[B, S, Dk]`. Defaults to `value`.
+        attention_mask: bool, True where attention is allowed, `[B, T, S]` or anything
+            that broadcasts to it (see `merge_masks`); `S` is `L` with a cache. Each
+            query needs at least one allowed key. Defaults to None (attend everywhere).
+        cache: optional `(keys, values)`, each `[B, L, N, H]`.
+        cache_update_index: int or scalar int tensor, where to write this call's keys
+            and values into `cache`; None for a static cache.
+        return_attention_scores: also return the attention weights. Defaults to False.
+        training: Python bool; dropout only when True.
+
+    Returns:
+        `output [B, T, D]`; then, when a cache is given, the cache `(keys, values)` with
+        this call's entries written; then, if asked, the weights `[B, N, T, S]` float32
+        (before dropout). A single output is returned as is, several as a tuple.
+    """
+
+    def __init__(self, num_heads, key_dim=None, dropout=0.0, use_bias=True, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive_int("num_heads", num_heads)
+        if key_dim is not None:
+            _check_positive_int("key_dim", key_dim)
+        _check_rate("dropout", dropout)
+        if not isinstance(use_bias, bool):
+            raise ValueError(f"use_bias must be True or False, got {use_bias!r}")
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.dropout = dropout
+        self.use_bias = use_bias
+
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        width = query_shape[-1]
+        if self.key_dim is None and width % self.num_heads:
+            raise ValueError(
+                f"the query width must be divisible by num_heads={self.num_heads} when "
+                f"key_dim is not given, got a query width of {width!r}"
+            )
+        self.head_size = self.key_dim or width // self.num_heads
+        value_shape = query_shape if value_shape is None else value_shape
+        key_shape = value_shape if key_shape is None else key_shape
+        projection = self.num_heads * self.head_size  # N*H
+        self.query_dense = self._dense(projection, "query_dense", query_shape)
+        self.key_dense = self._dense(projection, "key_dense", key_shape)
+        self.value_dense = self._dense(projection, "value_dense", value_shape)
+        self.output_dense = self._dense(width, "output_dense", (None, None, projection))
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def _dense(self, units, name, input_shape):
+        dense = keras.layers.Dense(
+            units, use_bias=self.use_bias, name=name, dtype=self.dtype_policy
+        )
+        dense.build(input_shape)
+        return dense
+
+    def _split_heads(self, x):
+        shape = ops.shape(x)
+        return ops.reshape(x, (shape[0], shape[1], self.num_heads, self.head_size))
+
+    def compute_key_value(self, value, key=None):
+        """`[B, S, Dv]` → `(keys, values)`, each `[B, S, N, H]`: a static cache."""
+        key = value if key is None else key
+        return (
+            self._split_heads(self.key_dense(key)),  # [B, S, N*H] → [B, S, N, H]
+            self._split_heads(self.value_dense(value)),  # [B, S, N*H] → [B, S, N, H]
+        )
+
+    def call(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        cache=None,
+        cache_update_index=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        if cache is not None and cache_update_index is None:
+            keys, values = cache  # [B, S, N, H] each, computed once
+        elif value is None:
+            raise ValueError(
+                "value is required unless a static cache is given (cache without "
+                "cache_update_index), got value=None"
+            )
+        else:
+            keys, values = self.compute_key_value(value, key)  # [B, S, N, H] each
+            if cache is not None:
+                start = [0, ops.cast(cache_update_index, "int32"), 0, 0]
+                keys = ops.slice_update(cache[0], start, keys)  # [B, L, N, H]
+                values = ops.slice_update(cache[1], start, values)  # [B, L, N, H]
+        queries = self._split_heads(self.query_dense(query))  # [B, T, N*H] → [B, T, N, H]
+        queries = queries * ops.cast(1.0 / math.sqrt(self.head_size), queries.dtype)
+        scores = ops.einsum("btnh,bsnh->bnts", queries, keys)  # [B, N, T, S]
+        if attention_mask is not None:
+            attention_mask = ops.expand_dims(ops.cast(attention_mask, "bool"), 1)  # [B, 1, T, S]
+        weights = masked_softmax(scores, attention_mask)  # [B, N, T, S] float32
+        dropped = self.dropout_layer(weights, training=training)
+        context = ops.einsum("bnts,bsnh->btnh", ops.cast(dropped, values.dtype), values)
+        shape = ops.shape(context)
+        # [B, T, N, H] → [B, T, N*H]: the heads side by side, as the paper's Concat.
+        context = ops.reshape(context, (shape[0], shape[1], self.num_heads * self.head_size))
+        outputs = [self.output_dense(context)]  # [B, T, D]
+        if cache is not None:
+            outputs.append((keys, values))
+        if return_attention_scores:
+            outputs.append(weights)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+        }
+
+
+class _TransformerBlock(keras.layers.Layer):
+    """What the encoder and decoder blocks share: arguments, feed-forward, residuals."""
+
+    def __init__(
+        self,
+        num_heads,
+        ff_dim,
+        dropout=0.0,
+        activation="relu",
+        norm_first=False,
+        layer_norm_epsilon=1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_positive_int("num_heads", num_heads)
+        _check_positive_int("ff_dim", ff_dim)
+        _check_rate("dropout", dropout)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be 'relu' or 'gelu', got {activation!r}")
+        if not isinstance(norm_first, bool):
+            raise ValueError(f"norm_first must be True or False, got {norm_first!r}")
+        if isinstance(layer_norm_epsilon, bool) or not (
+            isinstance(layer_norm_epsilon, int | float) and layer_norm_epsilon > 0
+        ):
+            raise ValueError(f"layer_norm_epsilon must be > 0, got {layer_norm_epsilon!r}")
+        self.num_heads = num_heads
+        self.ff_dim = ff_dim
+        self.dropout = dropout
+        self.activation = activation
+        self.norm_first = norm_first
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    def _check_width(self, width):
+        if width is not None and width % self.num_heads:
+            raise ValueError(
+                f"the model width must be divisible by num_heads={self.num_heads}, "
+                f"got a width of {width!r}"
+            )
+
+    def _build_attention(self, name, width, value_width=None):
+        attention = MultiHeadAttention(
+            self.num_heads, dropout=self.dropout, name=name, dtype=self.dtype_policy
+        )
+        attention.build((None, None, width), (None, None, value_width or width))
+        norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name=f"{name}_norm", dtype=self.dtype_policy
+        )
+        norm.build((None, None, width))
+        return attention, norm
+
+    def _build_feed_forward(self, width):
+        policy = self.dtype_policy
+        self.intermediate_dense = keras.layers.Dense(
+            self.ff_dim, activation=self.activation, name="intermediate_dense", dtype=policy
+        )
+        self.intermediate_dense.build((None, None, width))
+        self.output_dense = keras.layers.Dense(width, name="output_dense", dtype=policy)
+        self.output_dense.build((None, None, self.ff_dim))
+        self.feed_forward_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name="feed_forward_norm", dtype=policy
+        )
+        self.feed_forward_norm.build((None, None, width))
+        # Residual dropout (§5.4): on each sublayer's output, before it is added back.
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy)
+
+    def _residual(self, x, norm, sublayer, training):
+        """`x + dropout(sublayer(norm(x)))` (pre-norm) or `norm(x + dropout(sublayer(x)))`.
+
+        `sublayer` may return extras (a cache, scores) after its output; they are
+        passed through.
+        """
+        out = sublayer(norm(x) if self.norm_first else x)
+        out, extras = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
+        x = x + self.dropout_layer(out, training=training)
+        return (x if self.norm_first else norm(x)), extras
+
+    def _feed_forward(self, x):
+        return self.output_dense(self.intermediate_dense(x))  # [B, T, D] → [B, T, F] → [B, T, D]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "ff_dim": self.ff_dim,
+            "dropout": self.dropout,
+            "activation": self.activation,
+            "norm_first": self.norm_first,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        }
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class TransformerEncoderBlock(_TransformerBlock):
+    """One encoder layer: self-attention, then a position-wise feed-forward network.
+
+    Vaswani et al. (2017), §3.1 and §3.3. Each sublayer is wrapped in a residual
+    connection with layer normalisation, after the addition (post-norm, the paper) or
+    before the sublayer (`norm_first=True`, pre-norm: Xiong et al. 2020 show that it
+    keeps gradients well-scaled at initialisation, so training needs no learning-rate
+    warm-up; a stack of pre-norm blocks needs one final `LayerNormalization`).
+
+    Args:
+        num_heads: `N`; must divide the input width `D`.
+        ff_dim: `F`, the hidden width of the feed-forward network.
+        dropout: rate of the residual and attention dropout. Defaults to 0.
+        activation: `"relu"` (the paper) or `"gelu"`. Defaults to `"relu"`.
+        norm_first: pre-norm if True, post-norm if False. Defaults to False.
+        layer_norm_epsilon: Defaults to 1e-5.
+
+    Call arguments:
+        inputs: `[B, S, D]`.
+        padding_mask: optional `[B, S]` bool, True on real tokens; padding positions get
+            no attention.
+        return_attention_scores: also return the self-attention weights. Defaults to
+            False.
+        training: Python bool.
+
+    Returns:
+        `[B, S, D]`; with `return_attention_scores`, `(outputs, weights [B, N, S, S])`.
+    """
+
+    def build(self, inputs_shape):
+        width = inputs_shape[-1]
+        self._check_width(width)
+        self.self_attention, self.self_attention_norm = self._build_attention(
+            "self_attention", width
+        )
+        self._build_feed_forward(width)
+
+    def call(self, inputs, padding_mask=None, return_attention_scores=False, training=None):
+        mask = merge_masks(padding_mask)  # [B, 1, S]
+
+        def attend(x):
+            return self.self_attention(
+                x,
+                x,
+                attention_mask=mask,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            )
+
+        x, extras = self._residual(inputs, self.self_attention_norm, attend, training)
+        x, _ = self._residual(x, self.feed_forward_norm, self._feed_forward, training)
+        return (x, *extras) if extras else x
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class TransformerDecoderBlock(_TransformerBlock):
+    """One decoder layer: causal self-attention, cross-attention, feed-forward.
+
+    Vaswani et al. (2017), §3.1: the self-attention is masked so that position `t` sees
+    only positions `≤ t`, then the block attends to the encoder output (`memory`).
+    Residuals and normalisation as in `TransformerEncoderBlock` (`norm_first`).
+
+    For incremental decoding the block takes a self-attention cache of length `L`,
+    writes the keys and values of its `[B, 1, D]` input at `cache_update_index`, and
+    attends to positions `≤ cache_update_index` only; the cross-attention can read a
+    static cache of the memory's keys and values, computed once per sentence with
+    `cross_attention.compute_key_value(memory)`, so `memory` itself is not needed.
+
+    Args:
+        num_heads: `N`; must divide the input width `D`.
+        ff_dim: `F`, the hidden width of the feed-forward network.
+        dropout: rate of the residual and attention dropout. Defaults to 0.
+        activation: `"relu"` (the paper) or `"gelu"`. Defaults to `"relu"`.
+        norm_first: pre-norm if True, post-norm if False. Defaults to False.
+        layer_norm_epsilon: Defaults to 1e-5.
+
+    Call arguments:
+        inputs: `[B, T, D]` target embeddings (`T` is 1 when decoding with a cache).
+        memory: `[B, S, Dm]` encoder outputs; may be None with `cross_attention_cache`.
+        padding_mask: optional bool, True on real target tokens, over the keys of the
+            self-attention: `[B, T]`, or `[B, L]` with a cache. The causal mask is
+            always applied on top.
+        memory_mask: optional `[B, S]` bool, True on real source tokens.
+        self_attention_cache: optional `(keys, values)`, each `[B, L, N, H]`.
+        cache_update_index: int or scalar int tensor, the position of `inputs[:, 0]`:
+            where the cache is written and what the causal mask counts from. Required
+            with `self_attention_cache`.
+        cross_attention_cache: optional `(keys, values)` of the memory, `[B, S, N, H]`.
+        return_attention_scores: also return the cross-attention weights. Defaults to
+            False.
+        training: Python bool.
+
+    Returns:
+        `outputs [B, T, D]`; then the updated `self_attention_cache` if one was given;
+        then, if asked, the cross-attention weights `[B, N, T, S]` float32 (where each
+        target position looked in the source). Several outputs come as a tuple.
+    """
+
+    def build(self, inputs_shape, memory_shape=None):
+        width = inputs_shape[-1]
+        self._check_width(width)
+        memory_width = width if memory_shape is None else memory_shape[-1]
+        self.self_attention, self.self_attention_norm = self._build_attention(
+            "self_attention", width
+        )
+        self.cross_attention, self.cross_attention_norm = self._build_attention(
+            "cross_attention", width, memory_width
+        )
+        self._build_feed_forward(width)
+
+    def call(
+        self,
+        inputs,
+        memory=None,
+        padding_mask=None,
+        memory_mask=None,
+        self_attention_cache=None,
+        cache_update_index=None,
+        cross_attention_cache=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        if self_attention_cache is not None and cache_update_index is None:
+            raise ValueError("cache_update_index is required with a self_attention_cache, got None")
+        if memory is None and cross_attention_cache is None:
+            raise ValueError("memory is required without a cross_attention_cache, got None")
+        length = ops.shape(inputs)[1]
+        if self_attention_cache is None:
+            causal = causal_mask(length)  # [T, T]
+        else:
+            cache_length = ops.shape(self_attention_cache[0])[1]
+            causal = causal_mask(length, cache_length, cache_update_index)  # [T, L]
+        self_mask = merge_masks(padding_mask, causal)  # [B, T, T] or [B, T, L]
+        cross_mask = merge_masks(memory_mask)  # [B, 1, S]
+
+        def self_attend(x):
+            return self.self_attention(
+                x,
+                x,
+                attention_mask=self_mask,
+                cache=self_attention_cache,
+                cache_update_index=cache_update_index,
+                training=training,
+            )
+
+        def cross_attend(x):
+            return self.cross_attention(
+                x,
+                memory,
+                attention_mask=cross_mask,
+                cache=cross_attention_cache,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            )
+
+        x, cache = self._residual(inputs, self.self_attention_norm, self_attend, training)
+        x, extras = self._residual(x, self.cross_attention_norm, cross_attend, training)
+        if cross_attention_cache is not None:
+            extras = extras[1:]  # the static cache comes back unchanged: drop it
+        x, _ = self._residual(x, self.feed_forward_norm, self._feed_forward, training)
+        outputs = (x, *cache, *extras)
+        return outputs[0] if len(outputs) == 1 else outputs

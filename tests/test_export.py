@@ -1,0 +1,306 @@
+"""The exported SavedModel (DESIGN §6): string in, string out, in a fresh process."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import pytest
+import tensorflow as tf
+
+from s2s_keras.bundle import TrainedModel
+from s2s_keras.errors import S2SError
+from s2s_keras.export import export_saved_model, load_translator
+from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
+from s2s_keras.text import WordPieceTokenizer
+from s2s_keras.toy import make_toy_corpus
+from s2s_keras.training import train
+
+# A fresh interpreter that knows nothing of s2s_keras: only TensorFlow and tensorflow-text.
+# It translates the same sentences with every SavedModel it is given. Sentences travel as
+# hex so that invalid UTF-8 survives the JSON file.
+SERVE_SCRIPT = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the text ops)
+
+request = json.load(open(sys.argv[1]))
+texts = tf.constant([bytes.fromhex(h) for h in request["texts"]], tf.string)
+results = {}
+for path in request["paths"]:
+    translator = tf.saved_model.load(path)
+    by_function = translator.translate(texts)
+    by_signature = translator.signatures["serving_default"](text=texts)["translation"]
+    results[path] = {
+        "translate": [t.decode("utf-8") for t in by_function.numpy()],
+        "serving_default": [t.decode("utf-8") for t in by_signature.numpy()],
+    }
+results["s2s_keras_imported"] = any(m.startswith("s2s_keras") for m in sys.modules)
+print(json.dumps(results))
+"""
+
+LONG_LINE = " ".join(["the red cat sleeps under the small table"] * 625)  # 5,000 words
+
+# Hostile input as raw bytes, and whether its translation must be empty.
+HOSTILE = {
+    "empty": (b"", True),
+    "spaces": (b"   ", True),
+    "tab-newline-cr": (b"\t \n \r", True),
+    "unicode-spaces": ("\u00a0\u3000\u2003".encode(), True),  # no-break, ideographic, em
+    "only-format-chars": ("\u200f\u200e\ufeff".encode(), True),  # bidi marks, BOM
+    "nul": (b"\x00", True),
+    "5000-words": (LONG_LINE.encode(), False),
+    "emoji": ("I ❤️ 🐈‍⬛ 👍🏽 🇪🇸!".encode(), False),
+    "hebrew-rtl-marks": ("\u200fשלום עולם\u200e".encode(), False),
+    "arabic": ("مرحبا بالعالم".encode(), False),
+    "chinese": ("猫在桌子下面睡觉。".encode(), False),
+    "devanagari": ("नमस्ते दुनिया".encode(), False),
+    "combining-marks": ("e\u0301\u0301\u0301 Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǧ̗͚̚o̙̔ͮ̇͐̇".encode(), False),
+    "nul-inside": (b"the cat\x00 sleeps", False),
+    "invalid-utf8": (b"\xff\xfe\xfd the \xc3\x28 cat \xed\xa0\x80", False),
+    "noncharacters": ("\U0010ffff\ue000".encode(), False),  # and private use
+}
+
+
+BEAM = {"beam_size": 3, "alpha": 1.0}
+# Greedy, and shorter sources and translations than the model's defaults.
+GREEDY = {"beam_size": 1, "max_source_length": 12, "extra_length": 3}
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return make_toy_corpus(300)
+
+
+@pytest.fixture(scope="module")
+def trained(corpus):
+    """A tiny model that already gives different (if poor) translations for different inputs."""
+    config = AttentionSeq2SeqConfig(embedding_dim=16, units=16)
+    trained_model, _ = train(
+        corpus, config=config, epochs=1, batch_size=4, learning_rate=2e-2, verbose=0
+    )
+    return trained_model
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    return export_saved_model(trained, tmp_path_factory.mktemp("export") / "translator", **BEAM)
+
+
+@pytest.fixture(scope="module")
+def wordpiece(corpus):
+    """An untrained Luong-attention model with input feeding, on WordPiece tokenizers.
+
+    Untrained, it seldom says `[END]`: its translations run to their length limit.
+    """
+    keras.utils.set_random_seed(0)
+    source = WordPieceTokenizer.from_texts(corpus.train.source, vocab_size=200)
+    target = WordPieceTokenizer.from_texts(corpus.train.target, vocab_size=200)
+    model = AttentionSeq2Seq(
+        source.vocab_size,
+        target.vocab_size,
+        embedding_dim=8,
+        units=8,
+        attention="general",
+        input_feeding=True,
+    )
+    return TrainedModel(model, source, target, {"max_length": 16})
+
+
+@pytest.fixture(scope="module")
+def translator(exported):
+    return load_translator(exported)
+
+
+def sentences_for(corpus):
+    """Real sentences of many lengths, empty ones, and one far over the maximum length."""
+    return [*corpus.test.source, *corpus.train.source[:20], "", "   ", LONG_LINE]
+
+
+def translate_in_fresh_process(paths, texts, tmp_path):
+    request = tmp_path / "request.json"
+    request.write_text(
+        json.dumps({"paths": list(map(str, paths)), "texts": [t.hex() for t in texts]})
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_SCRIPT, str(request)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def decoded(tensor):
+    assert tensor.dtype == tf.string and tensor.shape.rank == 1
+    return [t.decode("utf-8") for t in tensor.numpy()]  # strict: must be valid UTF-8
+
+
+def test_fresh_process_translates_exactly_as_the_models_in_memory(
+    exported, trained, wordpiece, corpus, tmp_path
+):
+    sentences = sentences_for(corpus)
+    greedy_exported = export_saved_model(wordpiece, tmp_path / "greedy", **GREEDY)
+    served = translate_in_fresh_process(
+        [exported, greedy_exported], [s.encode() for s in sentences], tmp_path
+    )
+    assert not served["s2s_keras_imported"]
+
+    expected = trained.translate(sentences, method="beam", **BEAM)
+    assert served[str(exported)]["translate"] == expected
+    assert served[str(exported)]["serving_default"] == expected
+    assert len(set(expected)) > 3, f"the tiny model should not translate all alike: {expected}"
+
+    # One sentence at a time in memory, one batch exported: every translation is that of
+    # its sentence alone, whatever else is in the batch.
+    expected = wordpiece.translate(sentences, method="greedy", batch_size=1, **GREEDY)
+    assert served[str(greedy_exported)]["translate"] == expected
+    assert served[str(greedy_exported)]["serving_default"] == expected
+
+
+def test_serving_signature_takes_text_and_returns_translation(translator):
+    signature = translator.signatures["serving_default"]
+    _, inputs = signature.structured_input_signature
+    assert inputs == {"text": tf.TensorSpec([None], tf.string, name="text")}
+    assert list(signature.structured_outputs) == ["translation"]
+
+
+def test_export_records_its_settings_and_the_run(exported, trained):
+    metadata = json.loads((exported / "assets.extra" / "export.json").read_text())
+    assert metadata["beam_size"] == 3 and metadata["alpha"] == 1.0
+    assert metadata["max_source_length"] == trained.info["max_length"]
+    assert metadata["extra_length"] == 10
+    assert metadata["signature"] == ["text", "translation"]
+    assert metadata["run"]["corpus"] == "toy"
+
+
+@pytest.mark.parametrize("text, empty", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_input_gives_one_valid_utf8_string(translator, text, empty):
+    (out,) = decoded(translator.translate(tf.constant([text, b"The cat."])))[:1]
+    assert (out == "") is empty
+
+
+def test_hostile_batch_keeps_its_length_and_empty_inputs_stay_empty(translator):
+    texts = [text for text, _ in HOSTILE.values()]
+    out = decoded(translator.signatures["serving_default"](text=tf.constant(texts))["translation"])
+    assert len(out) == len(texts)
+    assert [o == "" for o in out] == [empty for _, empty in HOSTILE.values()]
+
+
+def test_output_order_is_input_order(translator, corpus):
+    sentences = list(corpus.train.source[:12])
+    forward = decoded(translator.translate(tf.constant(sentences)))
+    backward = decoded(translator.translate(tf.constant(sentences[::-1])))
+    assert backward == forward[::-1]
+
+
+@pytest.mark.parametrize("texts", [[], ["", "  "]], ids=["no-sentences", "only-empty"])
+def test_a_batch_with_nothing_to_translate_gives_empty_strings(translator, texts):
+    texts = tf.constant(texts, tf.string)
+    assert decoded(translator.translate(texts)) == [""] * len(texts)
+    by_signature = translator.signatures["serving_default"](text=texts)["translation"]
+    assert decoded(by_signature) == [""] * len(texts)
+
+
+def test_failed_export_leaves_nothing_behind(trained, tmp_path, monkeypatch):
+    def fail_midway(obj, export_dir, **kwargs):
+        os.makedirs(os.path.join(export_dir, "variables"), exist_ok=True)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(tf.saved_model, "save", fail_midway)
+    with pytest.raises(OSError, match="No space left"):
+        export_saved_model(trained, tmp_path / "translator", beam_size=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_export_keeps_the_previous_export(trained, exported, tmp_path, monkeypatch):
+    out = tmp_path / "translator"
+    shutil.copytree(exported, out)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    monkeypatch.setattr(tf.saved_model, "save", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        export_saved_model(trained, out, beam_size=1)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_export_replaces_a_previous_export(trained, exported, tmp_path):
+    out = tmp_path / "translator"
+    shutil.copytree(exported, out)
+    (out / "stale.txt").write_text("from an older export")
+    export_saved_model(trained, out, beam_size=1)
+    assert not (out / "stale.txt").exists() and (out / "saved_model.pb").is_file()
+    assert json.loads((out / "assets.extra" / "export.json").read_text())["beam_size"] == 1
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_export_refuses_to_replace_what_is_not_a_savedmodel(trained, tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "model.keras").write_bytes(b"weights")
+    (tmp_path / "file").write_text("a file")
+    for out in (model_dir, tmp_path / "file"):
+        with pytest.raises(S2SError, match="refusing to replace") as error:
+            export_saved_model(trained, out)
+        assert "\n" not in str(error.value)
+    assert (model_dir / "model.keras").read_bytes() == b"weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "model"]
+
+
+def _truncate_graph(path):
+    graph = path / "saved_model.pb"
+    graph.write_bytes(graph.read_bytes()[:1000])
+
+
+def _drop_variables(path):
+    shutil.rmtree(path / "variables")
+
+
+def _remove_everything(path):
+    shutil.rmtree(path)
+    path.mkdir()
+
+
+@pytest.mark.parametrize("damage", [_truncate_graph, _drop_variables, _remove_everything])
+def test_load_translator_on_a_damaged_directory_is_a_one_line_error(exported, tmp_path, damage):
+    path = tmp_path / "translator"
+    shutil.copytree(exported, path)
+    damage(path)
+    with pytest.raises(S2SError, match="cannot load the SavedModel") as error:
+        load_translator(path)
+    assert "\n" not in str(error.value) and str(path) in str(error.value)
+
+
+def test_load_translator_on_a_missing_directory_or_a_file_is_a_one_line_error(tmp_path):
+    with pytest.raises(S2SError, match="does not exist") as error:
+        load_translator(tmp_path / "nope")
+    assert "\n" not in str(error.value)
+    (tmp_path / "file").write_text("not a SavedModel")
+    with pytest.raises(S2SError, match="is not a directory") as error:
+        load_translator(tmp_path / "file")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"beam_size": 0},
+        {"beam_size": 2.0},
+        {"alpha": -0.5},
+        {"alpha": float("nan")},
+        {"extra_length": -1},
+        {"max_source_length": 2},
+    ],
+    ids=lambda s: next(iter(s)),
+)
+def test_export_rejects_bad_settings_before_writing(trained, tmp_path, setting):
+    value = repr(next(iter(setting.values())))
+    with pytest.raises(ValueError, match=value):
+        export_saved_model(trained, tmp_path / "translator", **setting)
+    assert list(tmp_path.iterdir()) == []
