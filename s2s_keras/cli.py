@@ -135,6 +135,19 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="linear warm-up then inverse square-root decay (default: constant rate)",
     )
+    train.add_argument(
+        "--patience",
+        type=_positive(int),
+        default=None,
+        help="stop after this many epochs without a better validation loss; keep the best",
+    )
+    train.add_argument(
+        "--tensorboard",
+        type=Path,
+        default=None,
+        metavar="LOG_DIR",
+        help="write TensorBoard logs to LOG_DIR",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
         "--data-dir",
@@ -252,6 +265,10 @@ def _train(args) -> int:
         max_length=args.max_length,
         vocab_size=args.vocab_size,
         max_minutes=args.max_minutes,
+        patience=args.patience,
+        # Rerunning the same command after a crash resumes from the last epoch backed up.
+        backup_dir=args.out.with_name(args.out.name + ".backup"),
+        tensorboard_dir=args.tensorboard,
         seed=args.seed,
         verbose=2,
     )
@@ -278,7 +295,7 @@ def _translate(args) -> int:
 def _evaluate(args) -> int:
     from s2s_keras.bundle import TrainedModel
     from s2s_keras.corpora import corpus_languages
-    from s2s_keras.evaluation import corpus_scores
+    from s2s_keras.evaluation import bleu_by_length, corpus_scores
 
     trained = TrainedModel.load(args.model)
     expected = (trained.info.get("source_lang"), trained.info.get("target_lang"))
@@ -296,6 +313,13 @@ def _evaluate(args) -> int:
         "split": args.split,
         "decoding": _decoding_name(args),
         **corpus_scores(hyps, data.target),
+        "by_source_length": bleu_by_length(data.source, hyps, data.target),
+        "model": trained.info.get("model"),
+        "params": trained.info.get("params"),
+        "train_seconds": trained.info.get("train_seconds"),
+        "epochs_run": trained.info.get("epochs_run"),
+        "seed": trained.info.get("seed"),
+        "hardware": trained.info.get("hardware"),
     }
     if args.json:
         print(json.dumps(scores, indent=2))
@@ -305,6 +329,13 @@ def _evaluate(args) -> int:
             f"  ({scores['sentences']} sentences, {scores['decoding']})"
         )
         print(f"  {scores['bleu_signature']}\n  {scores['chrf_signature']}")
+        print(
+            "  BLEU by source length: "
+            + ", ".join(
+                f"{r['bucket']} words {r['bleu']:.1f} ({r['sentences']})"
+                for r in scores["by_source_length"]
+            )
+        )
     return 0
 
 

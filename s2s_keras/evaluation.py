@@ -142,3 +142,53 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
         "chrf_signature": str(chrf.get_signature()),
         "sentences": len(hypotheses),
     }
+
+
+def bleu_by_length(
+    sources: Sequence[str],
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    edges: Sequence[int] = (0, 5, 10, 15, 20, 30),
+) -> list[dict]:
+    """Corpus BLEU per bucket of source length (in whitespace-separated words).
+
+    The plot of notebook 02: a fixed context vector loses ground as sentences grow,
+    attention much less so (Bahdanau et al. 2015, Figure 2; Cho et al. 2014b).
+
+    Args:
+        sources, hypotheses, references: aligned lines.
+        edges: bucket lower bounds; the last bucket is open-ended.
+
+    Returns:
+        One dict per non-empty bucket: `{"bucket": "10-14", "min": 10, "max": 14,
+        "sentences": n, "bleu": float}` (`max` is None for the open bucket).
+    """
+    if not len(sources) == len(hypotheses) == len(references):
+        raise ValueError(
+            f"got {len(sources)} sources, {len(hypotheses)} hypotheses and "
+            f"{len(references)} references; they must be aligned"
+        )
+    bleu = sacrebleu.metrics.BLEU(lowercase=True)
+    rows = []
+    bounds = list(edges) + [None]
+    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+        picked = [
+            i
+            for i, s in enumerate(sources)
+            if len(s.split()) >= low and (high is None or len(s.split()) < high)
+        ]
+        if not picked:
+            continue
+        score = bleu.corpus_score(
+            [hypotheses[i] for i in picked], [[references[i] for i in picked]]
+        )
+        rows.append(
+            {
+                "bucket": f"{low}+" if high is None else f"{low}-{high - 1}",
+                "min": low,
+                "max": None if high is None else high - 1,
+                "sentences": len(picked),
+                "bleu": score.score,
+            }
+        )
+    return rows

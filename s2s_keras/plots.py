@@ -101,3 +101,24 @@ def bar_chart(values: dict, ylabel: str, title: str = "", fmt: str = "{:.2f}"):
     ax.margins(y=0.15)
     fig.tight_layout()
     return fig
+
+
+def bleu_by_length(results: dict, title: str = "BLEU by source length"):
+    """One line per model: BLEU of each source-length bucket.
+
+    Args:
+        results: model name → the rows of `s2s_keras.evaluation.bleu_by_length`.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.add_subplot()
+    for name, rows in results.items():
+        ax.plot([r["bucket"] for r in rows], [r["bleu"] for r in rows], marker="o", label=name)
+    ax.set_xlabel("source length (words)")
+    ax.set_ylabel("BLEU")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -131,6 +131,9 @@ def train(
     label_smoothing: float | None = None,
     warmup_steps: int | None = None,
     max_minutes: float | None = None,
+    patience: int | None = None,
+    backup_dir: str | os.PathLike | None = None,
+    tensorboard_dir: str | os.PathLike | None = None,
     seed: int = 0,
     verbose: int | str = "auto",
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -149,12 +152,19 @@ def train(
         learning_rate, label_smoothing: override the architecture's `Recipe`.
         warmup_steps: linear warm-up then inverse square-root decay (`compile_model`).
         max_minutes: stop after this much training time, whatever `epochs` says.
+        patience: stop when the validation loss has not improved for this many epochs,
+            and keep the best epoch's weights (`EarlyStopping`).
+        backup_dir: back up the training state at every epoch end (`BackupAndRestore`);
+            a run killed midway and started again with the same arguments resumes from
+            its last completed epoch. Keras deletes the backup when training ends.
+        tensorboard_dir: write TensorBoard logs there.
         seed: seeds Python, NumPy and TensorFlow (weights and shuffling).
         verbose: Keras `fit` verbosity (`2`: one line per epoch).
         callbacks: extra Keras callbacks.
 
     Returns:
-        `(trained_model, history)` where `history` is Keras' `History.history` dict.
+        `(trained_model, history)` where `history` is Keras' `History.history` dict (the
+        epochs of this call only, after a resume).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs!r}")
@@ -179,6 +189,9 @@ def train(
         for split, shuffle in ((corpus.train, True), (corpus.validation, False))
     ]
     network = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
+    # Build the weights now: BackupAndRestore must restore into existing variables.
+    (source, target_in), _ = next(iter(datasets[1]))
+    network((source[:1], target_in[:1]))
     compile_model(
         network,
         learning_rate=learning_rate,
@@ -189,6 +202,14 @@ def train(
     callbacks = list(callbacks)
     if max_minutes is not None:
         callbacks.append(TimeBudget(max_minutes))
+    if patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
+        )
+    if backup_dir is not None:
+        callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir)))
+    if tensorboard_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(os.fspath(tensorboard_dir)))
     start = time.monotonic()
     with warnings.catch_warnings():
         # Bucketed tf.data has no known length and shuffles itself: Keras's notes about

@@ -74,6 +74,8 @@ def test_evaluate_prints_json_scores_with_signature(demo_run):
     assert scores["sentences"] == 236  # the default toy corpus's test split
     assert scores["bleu_signature"].startswith("nrefs:1|case:lc")
     assert 0.0 <= scores["chrf"] <= 100.0
+    assert sum(row["sentences"] for row in scores["by_source_length"]) == 236
+    assert scores["model"] == "bahdanau" and scores["decoding"] == "greedy"
 
 
 def test_evaluate_refuses_a_corpus_in_the_other_direction(demo_run):

@@ -87,3 +87,69 @@ def test_unknown_model_name_lists_the_valid_ones():
 
     with pytest.raises(ValueError, match="luong-general"):
         model_config("gpt")
+
+
+def test_bleu_by_length_scores_each_bucket_on_its_own_sentences():
+    import sacrebleu
+
+    from s2s_keras.evaluation import bleu_by_length
+
+    sources = ["a b", "a b c d e f", "one two three four five six seven", "x"]
+    refs = ["the cat sat", "a dog ran far away", "birds fly over the quiet lake", "yes"]
+    hyps = ["the cat sat", "a dog ran away", "fish swim under a loud river", "yes"]
+    rows = bleu_by_length(sources, hyps, refs, edges=(0, 5))
+    assert [(r["bucket"], r["sentences"]) for r in rows] == [("0-4", 2), ("5+", 2)]
+    short = sacrebleu.corpus_bleu([hyps[0], hyps[3]], [[refs[0], refs[3]]], lowercase=True)
+    assert rows[0]["bleu"] == short.score
+    with pytest.raises(ValueError, match="aligned"):
+        bleu_by_length(sources, hyps[:2], refs)
+
+
+class _StopAfterEpoch(keras.callbacks.Callback):
+    """Simulates a crash at the end of `epoch`, before that epoch is backed up."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
+def test_a_crashed_run_resumes_from_its_backup_and_finishes_the_requested_epochs(tmp_path):
+    from s2s_keras.models import model_config
+    from s2s_keras.toy import make_toy_corpus
+    from s2s_keras.training import train
+
+    corpus = make_toy_corpus(150, seed=4)
+    kwargs = dict(
+        config=model_config("bahdanau", embedding_dim=8, units=8),
+        epochs=3,
+        verbose=0,
+        backup_dir=tmp_path / "backup",
+    )
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(corpus, callbacks=[_StopAfterEpoch(1)], **kwargs)
+    assert (tmp_path / "backup").exists()
+    trained, history = train(corpus, **kwargs)
+    # Epoch 0 was backed up before the crash in epoch 1: epochs 1 and 2 run, not 0.
+    assert len(history["loss"]) == 2 and trained.info["epochs_run"] == 2
+    assert not (tmp_path / "backup").exists()  # removed once training completes
+
+
+def test_early_stopping_and_tensorboard_are_wired_in(tmp_path):
+    from s2s_keras.models import model_config
+    from s2s_keras.toy import make_toy_corpus
+    from s2s_keras.training import train
+
+    _, history = train(
+        make_toy_corpus(150, seed=5),
+        epochs=2,
+        verbose=0,
+        patience=1,
+        config=model_config("seq2seq", embedding_dim=8, units=8),
+        tensorboard_dir=tmp_path / "logs",
+    )
+    assert len(history["val_loss"]) == 2
+    assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))
