@@ -6,11 +6,21 @@ Every model offers:
 - `encode(source_ids, max_length=None)` → a state dict, every entry batch-major;
 - `decode_step(state, last_ids, step)` → `(logits [B, V], new_state)`,
 
-so one decoding module (`s2s_keras.decoding`) serves every architecture.
+so one decoding module (`s2s_keras.decoding`) serves every architecture. The
+encoder-only `DualEncoder` of notebook 01 (translation retrieval) is here too; it has no
+decoder, so the `--model` registry does not offer it.
 """
 
 from dataclasses import replace
 
+from s2s_keras.models.encoder_only import (
+    DualEncoder,
+    DualEncoderConfig,
+    in_batch_accuracy,
+    in_batch_softmax_loss,
+    make_retrieval_dataset,
+    retrieval_accuracy,
+)
 from s2s_keras.models.rnn import AttentionSeq2Seq, AttentionSeq2SeqConfig, Seq2Seq, Seq2SeqConfig
 from s2s_keras.models.transformer import Transformer, TransformerConfig
 
@@ -56,6 +66,12 @@ def build_model(config, source_vocab_size: int, target_vocab_size: int):
 
 __all__ = [
     "DEFAULT_CONFIGS",
+    "DualEncoder",
+    "DualEncoderConfig",
+    "in_batch_accuracy",
+    "in_batch_softmax_loss",
+    "make_retrieval_dataset",
+    "retrieval_accuracy",
     "MODEL_NAMES",
     "AttentionSeq2Seq",
     "AttentionSeq2SeqConfig",
