@@ -287,6 +287,9 @@ def beam_search(
         raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
     source_ids = _prepare(model, source_ids)
     max_length = _checked_max_length(max_length, per_sentence=True, batch=source_ids.shape[0])
+    if source_ids.shape[0] == 0:  # nothing to search (and no maximum of no lengths)
+        length = int(tf.reduce_max(tf.concat([tf.reshape(max_length, [-1]), [1]], 0)))
+        return tf.zeros([0, n_best, length], tf.int64), tf.zeros([0, n_best], tf.float32)
     return _beam_search(
         model, source_ids, max_length, int(beam_size), tf.constant(alpha, tf.float32), int(n_best)
     )

@@ -429,3 +429,8 @@ def test_n_best_translations_are_text_and_score_pairs_best_first(words, word_mod
 def test_attention_map_of_a_model_without_attention_says_so(words):
     with pytest.raises(ValueError, match="Bigram has no attention to show"):
         attention_map(GREEDY_TRAP, words, words, "the cat")
+
+
+def test_beam_search_of_no_sentences_returns_no_hypotheses(model):
+    tokens, scores = beam_search(model, np.zeros((0, 4), "int64"), 5, beam_size=2, n_best=2)
+    assert tokens.shape[:2] == (0, 2) and scores.shape == (0, 2)
