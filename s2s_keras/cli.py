@@ -55,6 +55,17 @@ def _non_negative(kind):
     return parse
 
 
+def _config_override(text):
+    """`KEY=VALUE` with VALUE read as JSON when it parses (numbers, true/false), else a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, e.g. units=256, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def _add_decoding_options(parser, default_beam):
     parser.add_argument(
         "--beam",
@@ -112,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
         help=f"one of: {', '.join(CORPORA)}",
     )
     train.add_argument("--model", default="bahdanau", choices=MODELS, help="(default: bahdanau)")
+    train.add_argument(
+        "--set",
+        type=_config_override,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of the model's config, e.g. --set units=256 (repeatable)",
+    )
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--epochs", type=_positive(int), default=10)
     train.add_argument("--max-minutes", type=_positive(float), default=None)
@@ -255,9 +274,16 @@ def _train(args) -> int:
     from s2s_keras.training import train
 
     print(f"{corpus.name}: {corpus.sizes()}")
+    from s2s_keras.models import model_config
+
+    try:
+        config = model_config(args.model, **dict(args.set))
+    except TypeError as e:  # dataclasses.replace names the unknown field
+        raise S2SError(f"--set: {e}") from None
     trained, _ = train(
         corpus,
         model=args.model,
+        config=config,
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps,

@@ -163,3 +163,9 @@ def test_negative_alpha_is_a_one_line_error(demo_run):
     _, out = demo_run
     result = run_cli("translate", "--model", out, "--alpha", "-1", "hi")
     assert_one_line_error(result, "-1")
+
+
+@pytest.mark.parametrize("value", ["units", "=3", "9x=1"])
+def test_a_malformed_config_override_is_a_one_line_error(value):
+    result = run_cli("train", "--corpus", "toy", "--out", "unused", "--set", value)
+    assert_one_line_error(result, value)
