@@ -27,32 +27,29 @@ from s2s_keras.errors import S2SError
 MODELS = ("seq2seq", "bahdanau", "luong-dot", "luong-general", "luong-concat", "transformer")
 
 
-def _positive(kind):
+def _number(kind, *, allow_zero=False):
+    """An argparse type: a `kind` (int or float) > 0, or >= 0 with `allow_zero`."""
+
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+        if value < 0 or (value == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise argparse.ArgumentTypeError(f"expected a number {bound}, got {text!r}")
         return value
 
     parse.__name__ = kind.__name__
     return parse
+
+
+def _positive(kind):
+    return _number(kind)
 
 
 def _non_negative(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
+    return _number(kind, allow_zero=True)
 
 
 def _config_override(text):

@@ -662,16 +662,6 @@ def test_context_decoder_state_ignores_target_padding():
 # --- mixed precision ------------------------------------------------------------------
 
 
-@pytest.fixture
-def mixed_float16():
-    previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous)
-
-
 def test_mixed_precision_step_gives_float32_logits_and_a_finite_loss(mixed_float16):
     keras.utils.set_random_seed(0)
     model = AttentionSeq2Seq(20, 14, embedding_dim=8, units=4)

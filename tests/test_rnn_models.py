@@ -89,16 +89,6 @@ def assert_fits_then_reloads_to_identical_outputs(model, tmp_path):
     )
 
 
-@pytest.fixture
-def mixed_float16():
-    previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous)
-
-
 def assert_mixed_precision_step_works(model):
     logits = model((SOURCE, TARGET_IN))
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"

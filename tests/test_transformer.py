@@ -582,16 +582,6 @@ def test_one_step_fit_gives_a_finite_loss_and_the_model_reloads(tmp_path):
     )
 
 
-@pytest.fixture
-def mixed_float16():
-    previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous)
-
-
 def test_mixed_precision_step_gives_float32_logits_and_a_finite_loss(mixed_float16):
     model = tiny_model(num_layers=1)
     assert model.decoder_blocks[0].cross_attention.compute_dtype == "float16"
