@@ -6,12 +6,14 @@ notebook train through these functions.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import keras
 
@@ -244,6 +246,60 @@ def train(
         "split_sizes": corpus.sizes(),
     }
     return TrainedModel(network, source_tokenizer, target_tokenizer, info), history.history
+
+
+def _settings_record(corpus: Corpus, kwargs: dict) -> dict:
+    """What decides a training run's result, as JSON (the key `train_or_load` compares)."""
+    from s2s_keras import __version__
+
+    record = {"s2s_keras": __version__, "corpus": corpus.name, "split_sizes": corpus.sizes()}
+    for key, value in sorted(kwargs.items()):
+        if key in ("verbose", "callbacks", "backup_dir", "tensorboard_dir"):
+            continue  # how a run reports or protects itself does not change its result
+        record[key] = asdict(value) if hasattr(value, "__dataclass_fields__") else value
+    return json.loads(json.dumps(record))  # tuples → lists, as they come back from disk
+
+
+def train_or_load(
+    directory: str | os.PathLike, corpus: Corpus, *, retrain: bool = False, **kwargs
+) -> tuple[TrainedModel, dict]:
+    """`train(corpus, **kwargs)` once and save the result; later calls load it.
+
+    The notebooks use this so that a model trained in one notebook (say the seq2seq
+    model of notebook 02) is reused, not retrained, by a later one (notebooks 03 and 07).
+    The saved run is reused only when it was trained on the same corpus with the same
+    settings (every keyword argument except reporting ones such as `verbose`) by the
+    same version of `s2s_keras`; otherwise the model is trained again and the directory
+    replaced atomically.
+
+    Args:
+        directory: where the trained model is saved (`TrainedModel.save`).
+        corpus: the corpus to train on.
+        retrain: train even when a matching saved run exists.
+        **kwargs: the arguments of `train`.
+
+    Returns:
+        `(trained_model, history)` as `train` returns them; `trained_model.info` holds
+        `"reused": True` when the model was loaded rather than trained.
+    """
+    directory = Path(directory)
+    settings = _settings_record(corpus, kwargs)
+    run_file = directory / "run.json"
+    if not retrain and run_file.is_file():
+        try:
+            saved = json.loads(run_file.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        if saved.get("settings") == settings:
+            trained = TrainedModel.load(directory)
+            trained.info["reused"] = True
+            return trained, trained.info.get("history", {})
+    trained, history = train(corpus, **kwargs)
+    trained.info["settings"] = settings
+    trained.info["history"] = {k: [float(x) for x in v] for k, v in history.items()}
+    trained.save(directory)
+    trained.info["reused"] = False
+    return trained, history
 
 
 def hardware_description() -> str:

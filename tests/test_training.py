@@ -153,3 +153,30 @@ def test_early_stopping_and_tensorboard_are_wired_in(tmp_path):
     )
     assert len(history["val_loss"]) == 2
     assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_train_or_load_reuses_a_run_only_when_its_settings_match(tmp_path):
+    from s2s_keras.models import model_config
+    from s2s_keras.toy import make_toy_corpus
+    from s2s_keras.training import train_or_load
+
+    corpus = make_toy_corpus(120, seed=5)
+    settings = dict(
+        model="seq2seq",
+        config=model_config("seq2seq", embedding_dim=8, units=8),
+        epochs=1,
+        verbose=0,
+    )
+    first, history = train_or_load(tmp_path / "run", corpus, **settings)
+    assert first.info["reused"] is False and len(history["loss"]) == 1
+
+    again, saved_history = train_or_load(tmp_path / "run", corpus, **settings)
+    assert again.info["reused"] is True
+    assert saved_history["loss"] == pytest.approx(history["loss"])
+    sample = ["The cat.", "A big dog sleeps."]
+    assert again.translate(sample) == first.translate(sample)
+
+    changed, _ = train_or_load(tmp_path / "run", corpus, **{**settings, "epochs": 2})
+    assert changed.info["reused"] is False and changed.info["epochs_run"] == 2
+    forced, _ = train_or_load(tmp_path / "run", corpus, retrain=True, **{**settings, "epochs": 2})
+    assert forced.info["reused"] is False
