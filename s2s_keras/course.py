@@ -1,0 +1,83 @@
+"""The course's training settings, kept in one place so the notebooks share models.
+
+Notebook 02 trains `seq2seq`, 04 `bahdanau`, 05 the Luong models, 06 the `transformer`;
+03 decodes with 02's model and 07 evaluates all of them. Each notebook calls
+`course.train(name, corpus)`, which trains with the settings below and saves the model
+under `runs_dir()`, or loads it when a previous notebook already trained it with the same
+settings (`training.train_or_load`). A learner who changes a setting gets a new model.
+
+Full runs use the Spanish→English corpus; smoke runs (`S2S_SMOKE=1`, what CI executes)
+use the toy corpus and tiny models.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from s2s_keras.models import model_config
+
+# One pass over the 114,125 training pairs of spa-eng per model, capped at a wall-clock
+# budget so a notebook on a slow machine still finishes. RNNs: embeddings of 128, 256 GRU
+# units per direction, 5,000 words per side, Adam at 1e-3; the Transformer: the package's
+# default (2+2 layers, d_model 128) on 8,000 WordPieces per side, with its own recipe.
+FULL = {
+    "epochs": 1,
+    "max_minutes": 15.0,
+    "batch_size": 64,
+    "max_length": 64,
+    "seed": 0,
+}
+RNN_SIZES = {"embedding_dim": 128, "units": 256}
+WORD_VOCAB = 5000
+RNN_LEARNING_RATE = 1e-3
+
+SMOKE = {"epochs": 1, "batch_size": 64, "max_length": 32, "seed": 0}
+SMOKE_SIZES = {"embedding_dim": 16, "units": 16}
+SMOKE_TRANSFORMER = {"num_layers": 1, "d_model": 32, "num_heads": 2, "ff_dim": 64}
+
+
+def corpus_name(smoke: bool) -> str:
+    """The corpus a notebook trains on: `spa-eng` (Spanish → English), `toy` when smoking."""
+    return "toy" if smoke else "spa-eng"
+
+
+def runs_dir() -> Path:
+    """Where trained models are kept: `$S2S_RUNS_DIR`, or `runs/course` under the cwd."""
+    return Path(os.environ.get("S2S_RUNS_DIR", "runs")) / "course"
+
+
+def settings(name: str, smoke: bool = False) -> dict:
+    """The keyword arguments of `training.train` for the architecture `name`."""
+    transformer = name == "transformer"
+    if smoke:
+        sizes = SMOKE_TRANSFORMER if transformer else SMOKE_SIZES
+        return {
+            "model": name,
+            "config": model_config(name, **sizes),
+            "vocab_size": 500 if transformer else None,
+            **SMOKE,
+        }
+    if transformer:
+        return {"model": name, "config": model_config(name), "vocab_size": 8000, **FULL}
+    return {
+        "model": name,
+        "config": model_config(name, **RNN_SIZES),
+        "vocab_size": WORD_VOCAB,
+        "learning_rate": RNN_LEARNING_RATE,
+        **FULL,
+    }
+
+
+def train(name: str, corpus, smoke: bool = False, *, retrain: bool = False, verbose=2):
+    """Train `name` on `corpus` with the course settings, or load the saved model.
+
+    Returns:
+        `(trained_model, history)` as `training.train_or_load` returns them.
+    """
+    from s2s_keras.training import train_or_load
+
+    directory = runs_dir() / corpus.name / name
+    return train_or_load(
+        directory, corpus, retrain=retrain, verbose=verbose, **settings(name, smoke)
+    )
