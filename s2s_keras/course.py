@@ -23,7 +23,7 @@ from s2s_keras.models import model_config
 # default (2+2 layers, d_model 128) on 8,000 WordPieces per side, with its own recipe.
 FULL = {
     "epochs": 1,
-    "max_minutes": 15.0,
+    "max_minutes": 10.0,
     "batch_size": 64,
     "max_length": 64,
     "seed": 0,
