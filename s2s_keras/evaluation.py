@@ -144,6 +144,19 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
     }
 
 
+def sentence_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
+    """chrF of each hypothesis against its reference, for finding a model's worst outputs.
+
+    Sentence-level BLEU is mostly zeros on short sentences; chrF (character n-grams)
+    grades every sentence, which makes it the usual choice for error analysis.
+    """
+    hypotheses, references = list(hypotheses), list(references)
+    if len(hypotheses) != len(references):
+        raise ValueError(f"got {len(hypotheses)} hypotheses for {len(references)} references")
+    chrf = sacrebleu.metrics.CHRF()
+    return [chrf.sentence_score(h, [r]).score for h, r in zip(hypotheses, references, strict=True)]
+
+
 def bleu_by_length(
     sources: Sequence[str],
     hypotheses: Sequence[str],

@@ -122,3 +122,34 @@ def bleu_by_length(results: dict, title: str = "BLEU by source length"):
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def grouped_bar_chart(values: dict, ylabel: str, title: str = "", fmt: str = "{:.1f}"):
+    """Bars in groups: `values` maps a group (e.g. a model) to `{series: number}`.
+
+    Every group must have the same series (e.g. `{"greedy": 30.1, "beam 4": 31.0}`);
+    each series gets one colour and a legend entry, each bar its value on top.
+    """
+    from matplotlib.figure import Figure
+
+    groups = list(values)
+    series = list(values[groups[0]]) if groups else []
+    if any(list(values[g]) != series for g in groups):
+        raise ValueError(f"every group needs the series {series}, got {values!r}")
+    colours = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3"]
+    width = 0.8 / max(len(series), 1)
+    fig = Figure(figsize=(1.1 * len(groups) * max(len(series), 1) + 2.5, 3.6))
+    ax = fig.add_subplot()
+    for i, name in enumerate(series):
+        positions = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        heights = [values[group][name] for group in groups]
+        bars = ax.bar(positions, heights, width, label=name, color=colours[i % len(colours)])
+        ax.bar_label(bars, labels=[fmt.format(h) for h in heights], fontsize=8)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.margins(y=0.15)
+    ax.legend()
+    fig.tight_layout()
+    return fig
