@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -18,10 +21,11 @@ from pathlib import Path
 import keras
 
 from s2s_keras.bundle import TrainedModel
+from s2s_keras.errors import S2SError
 from s2s_keras.evaluation import MaskedAccuracy, MaskedLoss, WarmupSchedule
 from s2s_keras.models import build_model, model_config
 from s2s_keras.pipeline import make_dataset
-from s2s_keras.text import Tokenizer, WordPieceTokenizer, WordTokenizer
+from s2s_keras.text import Tokenizer, WordPieceTokenizer, WordTokenizer, load_tokenizer
 from s2s_keras.types import Corpus, ParallelText
 
 
@@ -102,6 +106,219 @@ class TimeBudget(keras.callbacks.Callback):
             self.stopped_early = True
 
 
+class TrainingBackup(keras.callbacks.Callback):
+    """Back up the training state atomically, so that a killed run can resume.
+
+    At every epoch end, and every `every_batches` batches if set, the model's weights,
+    the optimizer's state (step count and moments) and the position in training go into
+    one new file, `checkpoint-NNNNNN.weights.h5`: written under a temporary name in the
+    same folder, flushed to disk, then renamed with `os.replace` (atomic). A kill during
+    a save leaves at worst a stray temporary file, never a half-written checkpoint.
+    (`keras.callbacks.BackupAndRestore` overwrites its weights and then its epoch file in
+    place: a kill between or during the two writes leaves them corrupt or out of step.)
+    The `keep` newest checkpoints are kept, and `restore` falls back to an older one if
+    the newest cannot be read. `save_tokenizers` stores the tokenizers beside them, so a
+    resumed run reads its text exactly as the saved weights expect.
+
+    Resume granularity: the weights and optimizer state of the last backup; training
+    goes on from the epoch that backup was taken in, which restarts at its first batch.
+
+    Args:
+        directory: the backup folder, created when first needed; one run per folder.
+        fingerprint: JSON-serialisable settings of the run; a backup written under other
+            settings is refused rather than loaded into a model it does not fit.
+        every_batches: also back up every this many batches within an epoch; `None`
+            (the default) backs up at epoch ends only.
+        keep: how many checkpoints to keep, at least 1. Defaults to 2.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        *,
+        fingerprint: dict | None = None,
+        every_batches: int | None = None,
+        keep: int = 2,
+    ):
+        super().__init__()
+        if every_batches is not None and every_batches < 1:
+            raise ValueError(f"every_batches must be >= 1 or None, got {every_batches!r}")
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep!r}")
+        self.directory = Path(directory)
+        self.fingerprint = json.loads(json.dumps(fingerprint or {}))
+        self.every_batches = every_batches
+        self.keep = keep
+        self._epoch = 0
+        self._batches = 0
+
+    def checkpoints(self) -> list[Path]:
+        """The checkpoint files, oldest first (temporary files excluded)."""
+        found = [p for p in self.directory.glob("checkpoint-*.weights.h5") if _CKPT.match(p.name)]
+        return sorted(found, key=lambda p: int(_CKPT.match(p.name).group(1)))
+
+    def latest(self) -> dict | None:
+        """What the newest readable checkpoint holds: `{"epoch", "batch", "path", ...}`.
+
+        `epoch` counts the epochs completed, `batch` the batches of the next one done
+        when the backup was taken. `None` when there is no checkpoint.
+
+        Raises:
+            S2SError: the checkpoints were written under other settings, or none of
+                them can be read.
+        """
+        problems = []
+        for path in reversed(self.checkpoints()):
+            try:
+                state = _read_checkpoint_state(path)
+            except Exception as e:  # h5py raises OSError, KeyError, ValueError ...
+                problems.append(f"{path.name}: {type(e).__name__}")
+                continue
+            self._check_fingerprint(state.get("fingerprint", {}))
+            return {**state, "path": path, "unreadable": problems}
+        if problems:
+            raise S2SError(
+                f"no readable backup in {str(self.directory)!r} ({'; '.join(problems)}); "
+                "delete that folder to start training again"
+            )
+        return None
+
+    def _check_fingerprint(self, saved: dict) -> None:
+        differ = sorted(k for k in {*saved, *self.fingerprint} if saved.get(k) != self.fingerprint.get(k))
+        if differ:
+            raise S2SError(
+                f"the backup in {str(self.directory)!r} is of a run with other settings "
+                f"({', '.join(differ)} differ); rerun with the same settings to resume, or "
+                "delete that folder to start again"
+            )
+
+    def restore(self, model: keras.Model) -> dict | None:
+        """Load the newest loadable checkpoint into `model` (built and compiled).
+
+        Returns:
+            `latest()` of the checkpoint loaded, or `None` when there is none.
+        """
+        self._remove_temporary_files()
+        state = self.latest()
+        if state is None:
+            return None
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)  # its slots must exist to load
+        problems = list(state["unreadable"])
+        for path in reversed(self.checkpoints()):
+            if int(_CKPT.match(path.name).group(1)) > int(_CKPT.match(state["path"].name).group(1)):
+                continue  # unreadable, already reported
+            try:
+                state = {**_read_checkpoint_state(path), "path": path}
+                model.load_weights(path)
+            except Exception as e:
+                problems.append(f"{path.name}: {type(e).__name__}")
+                continue
+            self._epoch = state["epoch"]
+            return {**state, "unreadable": problems}
+        raise S2SError(
+            f"no loadable backup in {str(self.directory)!r} ({'; '.join(problems)}); "
+            "delete that folder to start training again"
+        )
+
+    def save_tokenizers(self, source: Tokenizer, target: Tokenizer) -> None:
+        """Store the run's tokenizers in the backup folder (atomically)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-tokenizers-", dir=self.directory))
+        try:
+            source.save(tmp / "source")
+            target.save(tmp / "target")
+            final = self.directory / "tokenizers"
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def load_tokenizers(self) -> tuple[Tokenizer, Tokenizer] | None:
+        """The tokenizers `save_tokenizers` stored, or `None` if there are none."""
+        folder = self.directory / "tokenizers"
+        if not folder.is_dir():
+            return None
+        return load_tokenizer(folder / "source"), load_tokenizer(folder / "target")
+
+    def delete(self) -> None:
+        """Remove the backup folder (once the trained model is safely saved)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._batches = epoch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+        if self.every_batches and self._batches % self.every_batches == 0:
+            self.save(self._epoch, self._batches)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(epoch + 1, 0)
+
+    def save(self, epoch: int, batch: int) -> Path:
+        """Write a checkpoint of `self.model` at `epoch` epochs and `batch` batches done."""
+        import h5py
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        existing = self.checkpoints()
+        index = int(_CKPT.match(existing[-1].name).group(1)) + 1 if existing else 1
+        final = self.directory / f"checkpoint-{index:06d}.weights.h5"
+        # Keras insists on the `.weights.h5` suffix; the leading ".tmp-" marks it unfinished.
+        tmp = self.directory / f".tmp-{os.getpid()}-{final.name}"
+        state = {"format": 1, "epoch": epoch, "batch": batch, "fingerprint": self.fingerprint}
+        try:
+            self.model.save_weights(tmp)
+            with h5py.File(tmp, "a") as f:
+                f.attrs[_STATE_ATTR] = json.dumps(state)
+            _fsync(tmp)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync(self.directory)  # make the rename itself durable
+        for old in self.checkpoints()[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return final
+
+    def _remove_temporary_files(self) -> None:
+        """Leftovers of saves that a kill interrupted."""
+        for leftover in self.directory.glob(".tmp-*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
+_CKPT = re.compile(r"checkpoint-(\d+)\.weights\.h5")
+_STATE_ATTR = "s2s_keras_training_state"
+
+
+def _read_checkpoint_state(path: Path) -> dict:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        state = json.loads(f.attrs[_STATE_ATTR])
+    if not isinstance(state.get("epoch"), int) or not isinstance(state.get("batch"), int):
+        raise ValueError(f"{path.name} has no training position")
+    return state
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or a folder to disk (folders cannot be opened on Windows: skipped)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How one family of models is trained by default (each field can be overridden)."""
@@ -135,6 +352,8 @@ def train(
     max_minutes: float | None = None,
     patience: int | None = None,
     backup_dir: str | os.PathLike | None = None,
+    backup_every: int | None = None,
+    keep_backup: bool = False,
     tensorboard_dir: str | os.PathLike | None = None,
     seed: int = 0,
     verbose: int | str = "auto",
@@ -156,9 +375,14 @@ def train(
         max_minutes: stop after this much training time, whatever `epochs` says.
         patience: stop when the validation loss has not improved for this many epochs,
             and keep the best epoch's weights (`EarlyStopping`).
-        backup_dir: back up the training state at every epoch end (`BackupAndRestore`);
-            a run killed midway and started again with the same arguments resumes from
-            its last completed epoch. Keras deletes the backup when training ends.
+        backup_dir: back up the training state there (`TrainingBackup`: atomic, at
+            every epoch end). A run killed midway and started again with the same
+            arguments (`epochs` may differ) resumes from its last backup: the epoch it
+            was taken in restarts at its first batch, with the saved weights and
+            optimizer state. The backup is deleted when training ends.
+        backup_every: also back up every this many batches within an epoch.
+        keep_backup: keep the backup when training ends; the caller deletes it once
+            the model is saved, so that no kill loses the finished training.
         tensorboard_dir: write TensorBoard logs there.
         seed: seeds Python, NumPy and TensorFlow (weights and shuffling).
         verbose: Keras `fit` verbosity (`2`: one line per epoch).
@@ -166,7 +390,8 @@ def train(
 
     Returns:
         `(trained_model, history)` where `history` is Keras' `History.history` dict (the
-        epochs of this call only, after a resume).
+        epochs of this call only, after a resume; `info["resumed_from"]` then says from
+        where).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs!r}")
@@ -175,9 +400,30 @@ def train(
     learning_rate = learning_rate or recipe.learning_rate
     label_smoothing = recipe.label_smoothing if label_smoothing is None else label_smoothing
     keras.utils.set_random_seed(seed)
-    source_tokenizer, target_tokenizer = fit_tokenizers(
-        corpus.train, kind=recipe.tokenizer, vocab_size=vocab_size
-    )
+    backup = resume = None
+    if backup_dir is not None:
+        fingerprint = {
+            "corpus": corpus.name,
+            "split_sizes": corpus.sizes(),
+            "model": model,
+            "config": asdict(config),
+            "batch_size": batch_size,
+            "max_length": max_length,
+            "vocab_size": vocab_size,
+            "learning_rate": learning_rate,
+            "label_smoothing": label_smoothing,
+            "warmup_steps": warmup_steps,
+            "seed": seed,
+        }
+        backup = TrainingBackup(backup_dir, fingerprint=fingerprint, every_batches=backup_every)
+        resume = backup.latest()
+    # A resumed run reuses the tokenizers its weights were trained with.
+    tokenizers = backup.load_tokenizers() if resume else None
+    if tokenizers is None:
+        tokenizers = fit_tokenizers(corpus.train, kind=recipe.tokenizer, vocab_size=vocab_size)
+        if backup is not None:
+            backup.save_tokenizers(*tokenizers)
+    source_tokenizer, target_tokenizer = tokenizers
     datasets = [
         make_dataset(
             split,
@@ -191,7 +437,7 @@ def train(
         for split, shuffle in ((corpus.train, True), (corpus.validation, False))
     ]
     network = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
-    # Build the weights now: BackupAndRestore must restore into existing variables.
+    # Build the weights now: a backup must be restored into existing variables.
     (source, target_in), _ = next(iter(datasets[1]))
     network((source[:1], target_in[:1]))
     compile_model(
@@ -202,14 +448,21 @@ def train(
         warmup_steps=warmup_steps,
     )
     callbacks = list(callbacks)
-    if max_minutes is not None:
-        callbacks.append(TimeBudget(max_minutes))
+    budget = TimeBudget(max_minutes) if max_minutes is not None else None
+    if budget is not None:
+        callbacks.append(budget)
     if patience is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
         )
-    if backup_dir is not None:
-        callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir)))
+    initial_epoch = 0
+    if backup is not None:
+        resume = backup.restore(network)
+        if resume is not None:
+            initial_epoch = resume["epoch"]
+            if verbose:
+                print(_resume_message(resume, backup.directory, epochs), flush=True)
+        callbacks.append(backup)
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(os.fspath(tensorboard_dir)))
     start = time.monotonic()
@@ -222,10 +475,13 @@ def train(
             datasets[0],
             validation_data=datasets[1],
             epochs=epochs,
+            initial_epoch=initial_epoch,
             verbose=verbose,
             callbacks=callbacks,
         )
     seconds = time.monotonic() - start
+    if backup is not None and not keep_backup:
+        backup.delete()
     info = {
         "corpus": corpus.name,
         "source_lang": corpus.source_lang,
@@ -235,6 +491,12 @@ def train(
         "tokenizer": recipe.tokenizer,
         "params": network.count_params(),
         "epochs_run": len(history.history.get("loss", [])),
+        "resumed_from": (
+            None if resume is None else {"epoch": resume["epoch"], "batch": resume["batch"]}
+        ),
+        # An epoch cut short by `max_minutes` still counts in `epochs_run`: these say so.
+        "steps_run": int(network.optimizer.iterations),
+        "stopped_by_time_budget": bool(budget is not None and budget.stopped_early),
         "batch_size": batch_size,
         "max_length": max_length,
         "learning_rate": learning_rate,
@@ -248,13 +510,32 @@ def train(
     return TrainedModel(network, source_tokenizer, target_tokenizer, info), history.history
 
 
+def _resume_message(state: dict, directory: Path, epochs: int) -> str:
+    """E.g. `resuming from epoch 3 of 5 (backup in OUT.backup)`."""
+    epoch = state["epoch"] + 1  # 1-based, as Keras prints it
+    where = f"epoch {epoch} of {epochs}" if epoch <= epochs else f"the end of epoch {epochs}"
+    detail = ""
+    if state["batch"]:
+        detail = f", with the weights of its batch {state['batch']} (the epoch restarts)"
+    if state["unreadable"]:
+        detail += f"; skipped unreadable {', '.join(state['unreadable'])}"
+    return f"resuming from {where}{detail} (backup in {directory})"
+
+
 def _settings_record(corpus: Corpus, kwargs: dict) -> dict:
     """What decides a training run's result, as JSON (the key `train_or_load` compares)."""
     from s2s_keras import __version__
 
     record = {"s2s_keras": __version__, "corpus": corpus.name, "split_sizes": corpus.sizes()}
     for key, value in sorted(kwargs.items()):
-        if key in ("verbose", "callbacks", "backup_dir", "tensorboard_dir"):
+        if key in (
+            "verbose",
+            "callbacks",
+            "backup_dir",
+            "backup_every",
+            "keep_backup",
+            "tensorboard_dir",
+        ):
             continue  # how a run reports or protects itself does not change its result
         record[key] = asdict(value) if hasattr(value, "__dataclass_fields__") else value
     return json.loads(json.dumps(record))  # tuples → lists, as they come back from disk
