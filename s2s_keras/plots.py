@@ -153,3 +153,189 @@ def grouped_bar_chart(values: dict, ylabel: str, title: str = "", fmt: str = "{:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def sentence_vectors(
+    source_vectors,
+    target_vectors,
+    labels: Sequence[str] = ("source", "target"),
+    title: str = "Sentence vectors (PCA)",
+):
+    """Paired sentence vectors on their first two principal components, pairs joined.
+
+    Both sets are projected on the same axes (PCA of all `2N` vectors), so a short grey
+    line means a sentence and its translation got nearby vectors. Notebook 01 draws the
+    dual encoder's vectors with it.
+
+    Args:
+        source_vectors, target_vectors: `[N, E]` arrays; row `i` of both is a pair.
+        labels: legend names of the two sets.
+        title: figure title.
+
+    Returns:
+        A `matplotlib.figure.Figure`.
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    sources = np.asarray(source_vectors, dtype=float)
+    targets = np.asarray(target_vectors, dtype=float)
+    if sources.ndim != 2 or sources.shape != targets.shape or len(sources) < 2:
+        raise ValueError(
+            "source_vectors and target_vectors must be [N, E] arrays of one shape with N >= 2, "
+            f"got {sources.shape} and {targets.shape}"
+        )
+    both = np.concatenate([sources, targets])  # [2N, E]
+    centred = both - both.mean(axis=0)
+    # The right singular vectors are the principal axes.
+    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
+    points = centred @ axes[:2].T  # [2N, 2]
+    explained = singular[:2] ** 2 / max(float(np.sum(singular**2)), 1e-12)
+    src, tgt = points[: len(sources)], points[len(sources) :]
+    fig = Figure(figsize=(6.4, 5.2))
+    ax = fig.add_subplot()
+    ax.add_collection(
+        LineCollection(np.stack([src, tgt], axis=1), colors="0.6", linewidths=0.6, alpha=0.6)
+    )
+    ax.scatter(src[:, 0], src[:, 1], s=12, color="#4C72B0", label=labels[0])
+    ax.scatter(tgt[:, 0], tgt[:, 1], s=12, color="#DD8452", label=labels[1])
+    ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")
+    ax.set_ylabel(f"PC 2 ({explained[1]:.0%} of variance)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def decoding_sweep(rows: Sequence[dict], title: str = "Beam search: quality and speed"):
+    """BLEU and speed against beam size, one line per length-normalisation strength α.
+
+    Args:
+        rows: dicts with `"beam_size"`, `"alpha"`, `"bleu"` and `"sentences_per_second"`
+            (notebook 03's table).
+        title: figure title.
+
+    Returns:
+        A `matplotlib.figure.Figure` with two panels.
+    """
+    from matplotlib.figure import Figure
+
+    if not rows:
+        raise ValueError("decoding_sweep needs at least one row")
+    fig = Figure(figsize=(10, 3.6))
+    panels = (("bleu", "BLEU"), ("sentences_per_second", "sentences / s"))
+    beams = sorted({r["beam_size"] for r in rows})
+    for i, (key, label) in enumerate(panels, start=1):
+        ax = fig.add_subplot(1, 2, i)
+        for alpha in sorted({r["alpha"] for r in rows}):
+            line = sorted((r for r in rows if r["alpha"] == alpha), key=lambda r: r["beam_size"])
+            ax.plot(
+                [r["beam_size"] for r in line],
+                [r[key] for r in line],
+                marker="o",
+                label=f"α = {alpha:g}",
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(beams, [str(b) for b in beams])
+        ax.set_xlabel("beam size")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def line_chart(
+    series: dict,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logx: bool = False,
+    logy: bool = False,
+):
+    """One line with markers per entry of `series` (name → `(xs, ys)`), on one axis."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.add_subplot()
+    for name, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker="o" if len(xs) <= 30 else None, label=name)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def matrix_image(
+    values,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    cmap: str = "RdBu_r",
+    colorbar_label: str | None = None,
+):
+    """A `[rows, columns]` matrix as an image: row 0 on top, one colour bar.
+
+    Notebook 06 shows the sinusoidal position encodings (`[positions, D]`) and the
+    causal mask (`[T, T]`) with it.
+    """
+    from matplotlib.figure import Figure
+
+    values = np.asarray(values, dtype=float)
+    fig = Figure(figsize=(7, 3.8))
+    ax = fig.add_subplot()
+    image = ax.imshow(values, cmap=cmap, aspect="auto", interpolation="nearest")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.04, label=colorbar_label)
+    fig.tight_layout()
+    return fig
+
+
+def attention_heads(weights, source_tokens: Sequence[str], target_tokens: Sequence[str], title=""):
+    """One attention heatmap per head, side by side, on one colour scale.
+
+    Args:
+        weights: `[N, T, S]`, one `[T, S]` map per head (`decoding.attention_heads`
+            gives them per layer).
+        source_tokens, target_tokens: the `S` columns and `T` rows.
+        title: optional figure title.
+    """
+    from matplotlib.figure import Figure
+
+    weights = np.asarray(weights, dtype=float)[:, : len(target_tokens), : len(source_tokens)]
+    heads = weights.shape[0]
+    columns = min(heads, 4)
+    rows = -(-heads // columns)
+    width = 0.32 * len(source_tokens) + 1.2
+    height = 0.3 * len(target_tokens) + 1.4
+    fig = Figure(figsize=(columns * width + 1.2, rows * height + 0.6), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= heads:
+            ax.axis("off")
+            continue
+        image = ax.imshow(weights[i], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_title(f"head {i + 1}")
+        ax.set_xticks(range(len(source_tokens)), source_tokens, rotation=70, ha="right", fontsize=8)
+        if i % columns == 0:
+            ax.set_yticks(range(len(target_tokens)), target_tokens, fontsize=8)
+        else:
+            ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.02, label="attention weight")
+    return fig

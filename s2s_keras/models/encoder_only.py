@@ -17,6 +17,7 @@ Shapes: `B` batch, `S` source length, `T` target length, `D` encoder output size
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import keras
@@ -351,6 +352,25 @@ def retrieval_accuracy(
     Returns:
         A float in `[0, 1]`.
     """
+    hits = retrieval_hits(model, data, source_tokenizer, target_tokenizer, batch_size)
+    return float(np.mean(hits))
+
+
+def retrieval_hits(
+    model,
+    data: ParallelText,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Per pair, whether its source retrieves its translation among all targets of `data`.
+
+    The sentence-level verdicts behind `retrieval_accuracy` (same rule, same arguments):
+    source `i` is right when the target of highest cosine has the text of `data.target[i]`.
+
+    Returns:
+        `[N]` bool array, aligned with `data`.
+    """
     if len(data) == 0:
         raise ValueError("cannot measure retrieval on 0 sentence pairs")
     if batch_size < 1:
@@ -365,4 +385,49 @@ def retrieval_accuracy(
         ]
     )
     references = np.asarray(data.target, dtype=object)
-    return float(np.mean(references[best] == references))
+    return references[best] == references  # [N] bool
+
+
+def retrieval_by_length(
+    model,
+    data: ParallelText,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    edges: Sequence[int] = (0, 5, 10, 15, 20),
+    batch_size: int = 256,
+) -> list[dict]:
+    """Top-1 retrieval accuracy per bucket of source length (whitespace-separated words).
+
+    Every source still searches among all `N` targets of `data`, so the buckets differ
+    only in the sentences asked about, not in how many candidates they face. Notebook 01
+    uses it to show what one fixed vector per sentence keeps as sentences grow.
+
+    Args:
+        model, data, source_tokenizer, target_tokenizer, batch_size: as in
+            `retrieval_accuracy`.
+        edges: increasing bucket lower bounds; the last bucket is open-ended.
+
+    Returns:
+        One dict per non-empty bucket: `{"bucket": "5-9", "min": 5, "max": 9,
+        "sentences": n, "accuracy": float}` (`max` is None for the open bucket).
+    """
+    edges = list(edges)
+    if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise ValueError(f"edges must be a non-empty increasing sequence, got {edges!r}")
+    hits = retrieval_hits(model, data, source_tokenizer, target_tokenizer, batch_size)  # [N]
+    lengths = np.array([len(s.split()) for s in data.source])  # [N]
+    rows = []
+    for low, high in zip(edges, edges[1:] + [None], strict=True):
+        picked = (lengths >= low) & (lengths < high if high is not None else True)
+        if not picked.any():
+            continue
+        rows.append(
+            {
+                "bucket": f"{low}+" if high is None else f"{low}-{high - 1}",
+                "min": low,
+                "max": None if high is None else high - 1,
+                "sentences": int(picked.sum()),
+                "accuracy": float(hits[picked].mean()),
+            }
+        )
+    return rows
