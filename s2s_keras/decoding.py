@@ -213,6 +213,46 @@ def _sample(model, source_ids, max_length, temperature, top_k, seed):
     return _token_by_token(model, source_ids, max_length, draw)
 
 
+def greedy_decode_recomputed(model, source_ids, max_length: int):
+    """Greedy decoding without a cache: every step runs the whole model on the prefix.
+
+    Notebook 06 times it against `greedy_decode` to show what the Transformer's
+    key/value cache saves. Step `t` calls `model((source_ids, prefix))` on the `t + 1`
+    tokens so far (encoder included) and keeps the last position's logits, so the work
+    per step grows with `t` and a sentence of `L` tokens costs `O(L²)` positions where
+    the cache costs `O(L)`. The tokens are those of `greedy_decode`.
+
+    Args:
+        model: a model whose `call((source_ids, target_in))` gives `[B, T, V]` logits.
+        source_ids: `[B, S]` int ids, padded with 0.
+        max_length: `L`, the most tokens to generate (the `[END]` included).
+
+    Returns:
+        `tokens [B, L]` int64, 0 (padding) after `[END]`.
+    """
+    source_ids = _prepare(model, source_ids)
+    return _greedy_recomputed(model, source_ids, _checked_max_length(max_length))
+
+
+@tf.function(reduce_retracing=True)
+def _greedy_recomputed(model, source_ids, max_length):
+    batch = tf.shape(source_ids)[0]
+    prefix = tf.fill([batch, 1], tf.constant(START_ID, tf.int64))  # [B, t + 1]
+    done = tf.zeros([batch], tf.bool)
+    tokens = tf.TensorArray(tf.int64, size=max_length)
+    for step in tf.range(max_length):
+        tf.autograph.experimental.set_loop_options(
+            shape_invariants=[(prefix, tf.TensorShape([None, None]))]
+        )
+        logits = model((source_ids, prefix), training=False)[:, -1, :]  # [B, V]
+        logits = _never_output(tf.cast(logits, tf.float32))
+        nxt = tf.where(done, tf.constant(PAD_ID, tf.int64), tf.argmax(logits, -1))
+        tokens = tokens.write(step, nxt)
+        done = done | (nxt == END_ID)
+        prefix = tf.concat([prefix, _next_input(nxt, done)[:, None]], axis=1)
+    return tf.transpose(tokens.stack())  # [B, L]
+
+
 # --- beam search ---------------------------------------------------------------------
 
 
@@ -513,3 +553,38 @@ def attention_map(
     tgt = target_tokenizer.lookup([out[:length]])[0]
     nfc = functools.partial(unicodedata.normalize, "NFC")
     return [nfc(t) for t in src], [nfc(t) for t in tgt], weights[0, :length, :].numpy()
+
+
+def attention_heads(
+    model,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    sentence: str,
+    max_length: int = 64,
+):
+    """Greedy-translate one sentence and return every cross-attention head's map.
+
+    Notebook 06 draws them. The greedy output is fed back teacher-forced through
+    `model.cross_attention_weights` (the Transformer has it), which keeps each layer and
+    head apart; `attention_map` shows their last-layer average.
+
+    Returns:
+        `(source_tokens, output_tokens, weights [layers, N, T, S])`, tokens as in
+        `attention_map`.
+    """
+    if not hasattr(model, "cross_attention_weights"):
+        raise ValueError(
+            f"{type(model).__name__} has no attention heads to show: it lacks "
+            "cross_attention_weights; use a Transformer"
+        )
+    ids = source_tokenizer.tokenize([sentence])[:, :max_length].to_tensor()
+    tokens, _ = greedy_decode(model, ids, int(ids.shape[1]) + 10)
+    out = [int(t) for t in tokens[0].numpy()]
+    length = out.index(END_ID) + 1 if END_ID in out else len(out)
+    target_in = tf.constant([[START_ID, *out[: length - 1]]], tf.int64)  # [1, T]
+    layers = model.cross_attention_weights(ids, target_in)  # per layer [1, N, T, S]
+    weights = np.stack([np.asarray(w)[0] for w in layers])  # [layers, N, T, S]
+    src = source_tokenizer.lookup(ids.numpy())[0]
+    tgt = target_tokenizer.lookup([out[:length]])[0]
+    nfc = functools.partial(unicodedata.normalize, "NFC")
+    return [nfc(t) for t in src], [nfc(t) for t in tgt], weights

@@ -10,6 +10,7 @@ from s2s_keras.layers.transformer import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
     causal_mask,
+    copy_keras_attention_weights,
     merge_masks,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
     "causal_mask",
+    "copy_keras_attention_weights",
     "masked_softmax",
     "merge_masks",
     "padding_mask",

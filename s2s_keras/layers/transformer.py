@@ -483,3 +483,32 @@ class TransformerDecoderBlock(_TransformerBlock):
         x, _ = self._residual(x, self.feed_forward_norm, self._feed_forward, training)
         outputs = (x, *cache, *extras)
         return outputs[0] if len(outputs) == 1 else outputs
+
+
+def copy_keras_attention_weights(layer, keras_layer):
+    """Give our `MultiHeadAttention` the weights of a `keras.layers.MultiHeadAttention`.
+
+    Used in notebook 06 to check our attention against Keras'. Both layers must be
+    built (called once) with the same heads and sizes. Keras keeps the heads as a
+    kernel axis (`[D, N, H]` projections in, `[N, H, D]` out); ours flattens them
+    (`[D, N*H]`, `[N*H, D]`), in the same order, so each weight is copied reshaped.
+
+    Args:
+        layer: our built `MultiHeadAttention`.
+        keras_layer: a built `keras.layers.MultiHeadAttention`.
+
+    Raises:
+        ValueError: a layer is not built, or their weights do not correspond.
+    """
+    if not (layer.built and keras_layer.built):
+        raise ValueError("both attention layers must be built (call each once) before copying")
+    for name in ("query_dense", "key_dense", "value_dense", "output_dense"):
+        ours, theirs = getattr(layer, name).weights, getattr(keras_layer, name).weights
+        sizes = [math.prod(w.shape) for w in ours], [math.prod(w.shape) for w in theirs]
+        if sizes[0] != sizes[1]:
+            raise ValueError(
+                f"{name} weights do not correspond: sizes {sizes[0]} (ours) vs {sizes[1]} "
+                "(Keras); build both with the same num_heads, head size and widths"
+            )
+        for variable, value in zip(ours, theirs, strict=True):
+            variable.assign(ops.reshape(value, variable.shape))

@@ -274,6 +274,39 @@ class Transformer(keras.Model):
         }
         return self._logits(x)[:, 0, :], new_state  # [B, V]
 
+    def cross_attention_weights(self, source_ids, target_in):
+        """Every decoder layer's cross-attention, head by head, from a teacher-forced pass.
+
+        Notebook 06 draws one map per head. `decode_step` keeps only the last layer's
+        weights averaged over heads (`state["attention"]`); this runs the decoder as
+        `call(..., training=False)` does and keeps them all.
+
+        Args:
+            source_ids: `[B, S]` int ids, padded with 0.
+            target_in: `[B, T]` int ids starting with `[START]`, padded with 0.
+
+        Returns:
+            A list with one `[B, N, T, S]` float32 tensor per decoder layer, first layer
+            first: how much each head looked at each source token for each position.
+        """
+        if not self.built:
+            self.build(((None, None), (None, None)))
+        memory, memory_mask = self._encode(source_ids, training=False)
+        x = self.target_embedding(target_in)  # [B, T, D]
+        target_mask = padding_mask(target_in)  # [B, T]
+        weights = []
+        for block in self.decoder_blocks:
+            x, layer_weights = block(
+                x,
+                memory,
+                padding_mask=target_mask,
+                memory_mask=memory_mask,
+                return_attention_scores=True,
+                training=False,
+            )  # [B, T, D], [B, N, T, S]
+            weights.append(layer_weights)
+        return weights
+
     def get_config(self):
         return {
             **super().get_config(),
