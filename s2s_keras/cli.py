@@ -6,6 +6,7 @@
     s2s-keras translate --model DIR [--beam K] [--alpha A] [TEXT ...]   (no TEXT: stdin lines)
     s2s-keras evaluate --model DIR --corpus C [--split test] [--beam K] [--json]
     s2s-keras export --model DIR --out SAVEDMODEL_DIR [--beam K] [--alpha A]
+    s2s-keras bench [--quick] [--levers] [--out DIR] [--models NAME ...]   (docs/performance.md)
 
 Bad input gives one line on stderr and exit status 2, never a traceback.
 """
@@ -196,6 +197,40 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--model", type=Path, required=True, help="a model directory")
     export.add_argument("--out", type=Path, required=True, help="the SavedModel directory")
     _add_decoding_options(export, default_beam=4)
+
+    bench = sub.add_parser(
+        "bench", help="benchmark suite: training and decoding speed, memory (docs/performance.md)"
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="toy corpus, tiny models, few steps (CI, < 2 min)"
+    )
+    bench.add_argument(
+        "--levers",
+        action="store_true",
+        help="measure the levers on/off instead (jit_compile, bucketing, ...): levers.json",
+    )
+    bench.add_argument("--out", type=Path, default=Path("runs/bench"), help="(default: runs/bench)")
+    bench.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODELS,
+        default=["seq2seq", "bahdanau", "luong-general", "transformer"],
+        metavar="NAME",
+        help="(default: seq2seq bahdanau luong-general transformer)",
+    )
+    bench.add_argument(
+        "--train-minutes",
+        type=_non_negative(float),
+        default=None,
+        help="train each model this long for BLEU/chrF; 0: skip (default: 20, quick: 0)",
+    )
+    bench.add_argument(
+        "--steps",
+        type=_positive(int),
+        default=None,
+        help="measured training steps per model (default: 60, quick: 8)",
+    )
+    bench.add_argument("--data-dir", type=Path, default=None)
     return parser
 
 
@@ -379,12 +414,33 @@ def _export(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from s2s_keras import bench
+
+    settings = bench.with_overrides(
+        bench.QUICK if args.quick else bench.FULL,
+        steps=args.steps,
+        train_minutes=args.train_minutes,
+        data_dir=None if args.data_dir is None else str(args.data_dir),
+    )
+    if args.levers:
+        report = bench.run_levers(settings, args.out, args.models)
+        print("\n".join(bench.lever_lines(report)))
+        print(f"Written {args.out / 'levers.json'}")
+    else:
+        report = bench.run(settings, args.out, args.models)
+        print(bench.markdown_table(report))
+        print(f"Written {args.out / 'bench.json'} and {args.out / 'bench.md'}")
+    return 0
+
+
 _COMMANDS = {
     "demo": _demo,
     "train": _train,
     "translate": _translate,
     "evaluate": _evaluate,
     "export": _export,
+    "bench": _bench,
 }
 
 if __name__ == "__main__":
