@@ -24,6 +24,8 @@ from s2s_keras import decoding, models  # noqa: F401  (models registers the clas
 from s2s_keras.errors import S2SError
 from s2s_keras.text import Tokenizer, load_tokenizer
 
+SIDES = ("source", "target")
+
 
 @dataclass
 class TrainedModel:
@@ -83,8 +85,9 @@ class TrainedModel:
         """
         directory = Path(directory)
         if not directory.is_dir():
+            problem = "is not a directory" if directory.exists() else "does not exist"
             raise S2SError(
-                f"model directory {str(directory)!r} does not exist; "
+                f"model directory {str(directory)!r} {problem}; "
                 "create one with `s2s-keras train --out DIR` or `s2s-keras demo`"
             )
         missing = [
@@ -106,9 +109,14 @@ class TrainedModel:
                 f"{str(e).splitlines()[0] if str(e) else ''} (the file may be truncated or "
                 "from an incompatible version; train it again)"
             ) from None
-        return cls(
-            model,
-            load_tokenizer(directory / "source_tokenizer"),
-            load_tokenizer(directory / "target_tokenizer"),
-            info,
-        )
+        tokenizers = {side: load_tokenizer(directory / f"{side}_tokenizer") for side in SIDES}
+        for side, tokenizer in tokenizers.items():
+            expected = getattr(model, f"{side}_vocab_size", tokenizer.vocab_size)
+            if tokenizer.vocab_size != expected:
+                # Files of two runs mixed up: decoding would index past the embeddings.
+                raise S2SError(
+                    f"{str(directory)!r}: the {side} tokenizer has {tokenizer.vocab_size} "
+                    f"tokens but the model expects {expected}; the directory mixes files "
+                    "of different runs, train or copy it again"
+                )
+        return cls(model, tokenizers["source"], tokenizers["target"], info)

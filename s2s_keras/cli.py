@@ -4,6 +4,7 @@
                                           samples and an attention heatmap
     s2s-keras train --corpus C --out DIR  train and save a model directory
     s2s-keras translate --model DIR [--beam K] [--alpha A] [TEXT ...]   (no TEXT: stdin lines)
+                        [--input FILE] [--output FILE]      streamed, line-aligned
     s2s-keras evaluate --model DIR --corpus C [--split test] [--beam K] [--json]
     s2s-keras export --model DIR --out SAVEDMODEL_DIR [--beam K] [--alpha A]
     s2s-keras bench [--quick] [--levers] [--out DIR] [--models NAME ...]   (docs/performance.md)
@@ -14,8 +15,12 @@ Bad input gives one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -159,6 +164,14 @@ def _parser() -> argparse.ArgumentParser:
         help="stop after this many epochs without a better validation loss; keep the best",
     )
     train.add_argument(
+        "--backup-every",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="back up the training state to OUT.backup every N batches as well as at "
+        "every epoch end; rerun the same command after a crash to resume",
+    )
+    train.add_argument(
         "--tensorboard",
         type=Path,
         default=None,
@@ -177,7 +190,29 @@ def _parser() -> argparse.ArgumentParser:
     translate.add_argument("--model", type=Path, required=True, help="a model directory")
     translate.add_argument("--batch-size", type=_positive(int), default=64)
     _add_decoding_options(translate, default_beam=1)
-    translate.add_argument("text", nargs="*", help="sentences; none: read one per stdin line")
+    translate.add_argument(
+        "--input",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read one sentence per line from FILE (default: stdin)",
+    )
+    translate.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the translations to FILE (replaced once all are written; default: stdout)",
+    )
+    translate.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr (default: when reading lines and stderr is a terminal)",
+    )
+    translate.add_argument(
+        "text", nargs="*", help="sentences; none: read one per line from --input or stdin"
+    )
 
     evaluate = sub.add_parser("evaluate", help="BLEU and chrF of a model on a corpus split")
     evaluate.add_argument("--model", type=Path, required=True, help="a model directory")
@@ -246,6 +281,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("s2s-keras: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`s2s-keras translate < big.txt | head`): stop quietly,
+        # and keep Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as e:  # a file that cannot be read or written, a full disk, ...
+        where = f": {os.fsdecode(e.filename)!r}" if e.filename else ""
+        print(f"s2s-keras: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
 
 
 def _load_corpus(name, data_dir):
@@ -309,12 +353,15 @@ def _train(args) -> int:
     from s2s_keras.training import train
 
     print(f"{corpus.name}: {corpus.sizes()}")
-    from s2s_keras.models import model_config
+    from s2s_keras.models import build_model, model_config
 
     try:
         config = model_config(args.model, **dict(args.set))
-    except TypeError as e:  # dataclasses.replace names the unknown field
+        # The layers check their arguments (`units=-2`, `units=abc`): fail before training.
+        build_model(config, 8, 8)
+    except (TypeError, ValueError) as e:  # an unknown field, or a bad value
         raise S2SError(f"--set: {e}") from None
+    backup_dir = args.out.with_name(args.out.name + ".backup")
     trained, _ = train(
         corpus,
         model=args.model,
@@ -327,30 +374,130 @@ def _train(args) -> int:
         vocab_size=args.vocab_size,
         max_minutes=args.max_minutes,
         patience=args.patience,
-        # Rerunning the same command after a crash resumes from the last epoch backed up.
-        backup_dir=args.out.with_name(args.out.name + ".backup"),
+        # Rerunning the same command after a crash resumes from the last backup; it is
+        # deleted only once the model is saved, so no kill loses the finished training.
+        backup_dir=backup_dir,
+        backup_every=args.backup_every,
+        keep_backup=True,
         tensorboard_dir=args.tensorboard,
         seed=args.seed,
         verbose=2,
     )
     trained.save(args.out)
+    shutil.rmtree(backup_dir, ignore_errors=True)
     print(f"Model saved to {args.out}/ ({trained.info['train_seconds']} s of training)")
     return 0
 
 
 def _translate(args) -> int:
+    """Translate in a stream: read a batch of lines, translate, write, flush, repeat.
+
+    Memory stays bounded whatever the input size; a line that arrives alone (typed at a
+    terminal, or sent by a slow producer) is translated at once rather than waiting for
+    a full batch. Output is line-aligned: one line per input line, empty for empty.
+    """
+    from tqdm.auto import tqdm
+
     from s2s_keras.bundle import TrainedModel
 
-    trained = TrainedModel.load(args.model)
-    lines = args.text or [line.rstrip("\n") for line in sys.stdin]
-    for line in trained.translate(
-        lines,
-        batch_size=args.batch_size,
-        progress=not args.text and sys.stderr.isatty(),
-        **_decoding_kwargs(args),
+    if args.text and args.input:
+        raise S2SError("give sentences as arguments or with --input FILE, not both")
+    if args.input and not args.input.is_file():
+        raise S2SError(f"input file {str(args.input)!r} does not exist or is not a file")
+    if args.output and (
+        args.output.is_dir() or (args.output.parent.exists() and not args.output.parent.is_dir())
     ):
-        print(line)
+        raise S2SError(f"cannot write {str(args.output)!r}: it or its parent is not a file path")
+    trained = TrainedModel.load(args.model)
+    decoding = _decoding_kwargs(args)
+    with contextlib.ExitStack() as stack:
+        if args.text:
+            # Arguments the shell could not decode carry surrogate escapes: back to bytes.
+            batches, total = [[os.fsencode(t) for t in args.text]], len(args.text)
+            show = bool(args.progress)
+        else:
+            source = stack.enter_context(open(args.input, "rb")) if args.input else sys.stdin
+            batches = _line_batches(source, max_lines=16 * args.batch_size)
+            total = _count_lines(args.input) if args.input else None
+            show = sys.stderr.isatty() if args.progress is None else args.progress
+        out = stack.enter_context(_output(args.output))
+        bar = stack.enter_context(
+            tqdm(total=total, unit=" lines", desc="translate", disable=not show)
+        )
+        for lines in batches:
+            texts = [_decode_line(line) for line in lines]
+            for text in trained.translate(texts, batch_size=args.batch_size, **decoding):
+                # A translation is one line, whatever the model emits.
+                out.write(" ".join(text.splitlines()).encode("utf-8") + b"\n")
+            out.flush()
+            bar.update(len(lines))
     return 0
+
+
+def _decode_line(line: bytes) -> str:
+    """One input line: a CRLF file's CR dropped, invalid UTF-8 replaced by U+FFFD."""
+    return line.removesuffix(b"\r").decode("utf-8", errors="replace")
+
+
+def _line_batches(stream, max_lines: int):
+    """Lines (bytes, without "\\n") of a binary stream, in lists of at most `max_lines`.
+
+    Reads with `os.read`, which returns what is available: a batch is handed on as soon
+    as it is full, or as soon as the input pauses (nothing more is waiting to be read).
+    Only "\\n" ends a line, so that "\\r" or U+2028 inside a line cannot misalign the output.
+    """
+    fd = stream.fileno()
+    pending, lines = b"", []
+    while data := os.read(fd, 1 << 16):
+        *complete, pending = (pending + data).split(b"\n")
+        lines.extend(complete)
+        while len(lines) >= max_lines:
+            yield lines[:max_lines]
+            del lines[:max_lines]
+        if lines and not _more_waiting(fd):
+            yield lines
+            lines = []
+    if pending:
+        lines.append(pending)  # the last line had no newline
+    if lines:
+        yield lines
+
+
+def _more_waiting(fd: int) -> bool:
+    """Whether more input can be read from `fd` at once (always true for a file)."""
+    import select
+
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):  # no select() on this kind of file (Windows pipes)
+        return True
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in a file, read in blocks: the total of the progress bar."""
+    count, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+@contextlib.contextmanager
+def _output(path: Path | None):
+    """stdout, or a temporary file beside `path` that replaces it only on success."""
+    if path is None:
+        yield sys.stdout.buffer
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _evaluate(args) -> int:

@@ -126,7 +126,8 @@ class TrainingBackup(keras.callbacks.Callback):
     Args:
         directory: the backup folder, created when first needed; one run per folder.
         fingerprint: JSON-serialisable settings of the run; a backup written under other
-            settings is refused rather than loaded into a model it does not fit.
+            settings is refused rather than loaded into a model it does not fit. `None`
+            (the default) checks nothing.
         every_batches: also back up every this many batches within an epoch; `None`
             (the default) backs up at epoch ends only.
         keep: how many checkpoints to keep, at least 1. Defaults to 2.
@@ -146,45 +147,79 @@ class TrainingBackup(keras.callbacks.Callback):
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep!r}")
         self.directory = Path(directory)
-        self.fingerprint = json.loads(json.dumps(fingerprint or {}))
+        self.fingerprint = None if fingerprint is None else json.loads(json.dumps(fingerprint))
         self.every_batches = every_batches
         self.keep = keep
         self._epoch = 0
         self._batches = 0
+        self._tokenizers: tuple[Tokenizer, Tokenizer] | None = None
+        self._tokenizers_saved = False
 
     def checkpoints(self) -> list[Path]:
         """The checkpoint files, oldest first (temporary files excluded)."""
-        found = [p for p in self.directory.glob("checkpoint-*.weights.h5") if _CKPT.match(p.name)]
-        return sorted(found, key=lambda p: int(_CKPT.match(p.name).group(1)))
+        found = [p for p in self.directory.glob("checkpoint-*") if _CKPT.fullmatch(p.name)]
+        return sorted(found, key=lambda p: int(_CKPT.fullmatch(p.name).group(1)))
 
     def latest(self) -> dict | None:
         """What the newest readable checkpoint holds: `{"epoch", "batch", "path", ...}`.
 
         `epoch` counts the epochs completed, `batch` the batches of the next one done
-        when the backup was taken. `None` when there is no checkpoint.
+        when the backup was taken; `unreadable` lists newer checkpoints that could not be
+        read. `None` when there is no checkpoint.
 
         Raises:
-            S2SError: the checkpoints were written under other settings, or none of
-                them can be read.
+            S2SError: the checkpoint was written under other settings, or there are
+                checkpoints but none can be read.
         """
-        problems = []
+        return self._newest_usable(load_into=None)
+
+    def restore(self, model: keras.Model) -> dict | None:
+        """Load the newest loadable checkpoint into `model` (built and compiled).
+
+        Stray temporary files of interrupted saves are removed first.
+
+        Returns:
+            `latest()` of the checkpoint loaded, or `None` when there is none.
+
+        Raises:
+            S2SError: as `latest`.
+        """
+        for leftover in self.directory.glob(".tmp-*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)  # its slots must exist to load
+        return self._newest_usable(load_into=model)
+
+    def _newest_usable(self, load_into: keras.Model | None) -> dict | None:
+        unreadable = []
         for path in reversed(self.checkpoints()):
             try:
                 state = _read_checkpoint_state(path)
             except Exception as e:  # h5py raises OSError, KeyError, ValueError ...
-                problems.append(f"{path.name}: {type(e).__name__}")
+                unreadable.append(f"{path.name} ({type(e).__name__})")
                 continue
-            self._check_fingerprint(state.get("fingerprint", {}))
-            return {**state, "path": path, "unreadable": problems}
-        if problems:
+            if self.fingerprint is not None:
+                self._check_fingerprint(state.get("fingerprint") or {})
+            if load_into is not None:
+                try:
+                    load_into.load_weights(path)
+                except Exception as e:
+                    unreadable.append(f"{path.name} ({type(e).__name__})")
+                    continue
+            return {**state, "path": path, "unreadable": unreadable}
+        if unreadable:
             raise S2SError(
-                f"no readable backup in {str(self.directory)!r} ({'; '.join(problems)}); "
+                f"no readable backup in {str(self.directory)!r}: {', '.join(unreadable)}; "
                 "delete that folder to start training again"
             )
         return None
 
     def _check_fingerprint(self, saved: dict) -> None:
-        differ = sorted(k for k in {*saved, *self.fingerprint} if saved.get(k) != self.fingerprint.get(k))
+        keys = {*saved, *self.fingerprint}
+        differ = sorted(k for k in keys if saved.get(k) != self.fingerprint.get(k))
         if differ:
             raise S2SError(
                 f"the backup in {str(self.directory)!r} is of a run with other settings "
@@ -192,55 +227,34 @@ class TrainingBackup(keras.callbacks.Callback):
                 "delete that folder to start again"
             )
 
-    def restore(self, model: keras.Model) -> dict | None:
-        """Load the newest loadable checkpoint into `model` (built and compiled).
-
-        Returns:
-            `latest()` of the checkpoint loaded, or `None` when there is none.
-        """
-        self._remove_temporary_files()
-        state = self.latest()
-        if state is None:
-            return None
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)  # its slots must exist to load
-        problems = list(state["unreadable"])
-        for path in reversed(self.checkpoints()):
-            if int(_CKPT.match(path.name).group(1)) > int(_CKPT.match(state["path"].name).group(1)):
-                continue  # unreadable, already reported
-            try:
-                state = {**_read_checkpoint_state(path), "path": path}
-                model.load_weights(path)
-            except Exception as e:
-                problems.append(f"{path.name}: {type(e).__name__}")
-                continue
-            self._epoch = state["epoch"]
-            return {**state, "unreadable": problems}
-        raise S2SError(
-            f"no loadable backup in {str(self.directory)!r} ({'; '.join(problems)}); "
-            "delete that folder to start training again"
-        )
-
     def save_tokenizers(self, source: Tokenizer, target: Tokenizer) -> None:
-        """Store the run's tokenizers in the backup folder (atomically)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Store the run's tokenizers with its first checkpoint (atomically).
+
+        Nothing is written before that: a run that fails earlier leaves no folder.
+        """
+        self._tokenizers, self._tokenizers_saved = (source, target), False
+
+    def _write_tokenizers(self) -> None:
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-tokenizers-", dir=self.directory))
         try:
-            source.save(tmp / "source")
-            target.save(tmp / "target")
+            for side, tokenizer in zip(("source", "target"), self._tokenizers, strict=True):
+                tokenizer.save(tmp / side)
             final = self.directory / "tokenizers"
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        self._tokenizers_saved = True
 
     def load_tokenizers(self) -> tuple[Tokenizer, Tokenizer] | None:
         """The tokenizers `save_tokenizers` stored, or `None` if there are none."""
         folder = self.directory / "tokenizers"
         if not folder.is_dir():
             return None
-        return load_tokenizer(folder / "source"), load_tokenizer(folder / "target")
+        self._tokenizers = load_tokenizer(folder / "source"), load_tokenizer(folder / "target")
+        self._tokenizers_saved = True
+        return self._tokenizers
 
     def delete(self) -> None:
         """Remove the backup folder (once the trained model is safely saved)."""
@@ -262,8 +276,10 @@ class TrainingBackup(keras.callbacks.Callback):
         import h5py
 
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self._tokenizers is not None and not self._tokenizers_saved:
+            self._write_tokenizers()  # before the checkpoint that needs them
         existing = self.checkpoints()
-        index = int(_CKPT.match(existing[-1].name).group(1)) + 1 if existing else 1
+        index = int(_CKPT.fullmatch(existing[-1].name).group(1)) + 1 if existing else 1
         final = self.directory / f"checkpoint-{index:06d}.weights.h5"
         # Keras insists on the `.weights.h5` suffix; the leading ".tmp-" marks it unfinished.
         tmp = self.directory / f".tmp-{os.getpid()}-{final.name}"
@@ -281,14 +297,6 @@ class TrainingBackup(keras.callbacks.Callback):
         for old in self.checkpoints()[: -self.keep]:
             old.unlink(missing_ok=True)
         return final
-
-    def _remove_temporary_files(self) -> None:
-        """Leftovers of saves that a kill interrupted."""
-        for leftover in self.directory.glob(".tmp-*"):
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
 
 
 _CKPT = re.compile(r"checkpoint-(\d+)\.weights\.h5")
