@@ -46,7 +46,8 @@ def standardize(text: tf.Tensor | str | Sequence[str]) -> tf.Tensor:
     """Normalise raw text into space-separated tokens.
 
     Invalid UTF-8 is replaced by U+FFFD rather than failing, so hostile input never
-    crashes the pipeline or the exported translator.
+    crashes the pipeline or the exported translator; so are lone surrogates in Python
+    strings (which JSON and `os.fsdecode` can produce, but UTF-8 cannot encode).
 
     Args:
         text: a `tf.string` tensor of any shape (or Python strings).
@@ -60,7 +61,7 @@ def standardize(text: tf.Tensor | str | Sequence[str]) -> tf.Tensor:
         '¿ que\u0301 tal ?'
     """
     text = tf.strings.unicode_transcode(
-        tf.convert_to_tensor(text, tf.string), "UTF-8", "UTF-8", errors="replace"
+        tf.convert_to_tensor(_utf8_bytes(text), tf.string), "UTF-8", "UTF-8", errors="replace"
     )
     text = tft.normalize_utf8(text, "NFKD")
     # Format characters (bidi marks, zero-width joiners, soft hyphens) are invisible:
@@ -72,6 +73,19 @@ def standardize(text: tf.Tensor | str | Sequence[str]) -> tf.Tensor:
     text = tf.strings.regex_replace(text, _PUNCT, r" \1 ")
     text = tf.strings.regex_replace(text, r" +", " ")
     return tf.strings.strip(text)
+
+
+def _utf8_bytes(text):
+    """Python strings (nested in lists or tuples) as UTF-8 bytes; anything else unchanged.
+
+    `tf.convert_to_tensor` rejects a string holding a lone surrogate; encoded with
+    "surrogatepass" it becomes invalid UTF-8, which `standardize` then replaces.
+    """
+    if isinstance(text, str):
+        return text.encode("utf-8", "surrogatepass")
+    if isinstance(text, (list, tuple)):
+        return [_utf8_bytes(t) for t in text]
+    return text
 
 
 def _join_words(words: tf.RaggedTensor) -> tf.Tensor:
@@ -171,10 +185,11 @@ class Tokenizer(tf.Module):
         before_end = tf.math.cumsum(tf.cast(ids == END_ID, tf.int32), axis=-1) == 0
         keep = before_end & (ids != PAD_ID) & (ids != START_ID)
         ids = tf.ragged.boolean_mask(ids, keep)
-        # Ids past the vocabulary (an untrained model cannot produce them, but a caller
-        # might) read as [UNK] instead of failing in the gather.
+        # Ids outside the vocabulary, past it or negative (a model cannot produce them,
+        # but a caller might), read as [UNK] instead of failing in the gather.
         ids = tf.ragged.map_flat_values(
-            lambda x: tf.where(x < self.vocab_size, x, tf.constant(UNK_ID, tf.int64)), ids
+            lambda x: tf.where((x >= 0) & (x < self.vocab_size), x, tf.constant(UNK_ID, tf.int64)),
+            ids,
         )
         tokens = tf.gather(self._vocab, ids)
         return _join_words(self._words(tokens))
