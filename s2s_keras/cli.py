@@ -31,6 +31,7 @@ from s2s_keras.errors import S2SError
 # The same names as s2s_keras.models.MODEL_NAMES (a test checks), kept here so that
 # argument errors are reported before TensorFlow loads.
 MODELS = ("seq2seq", "bahdanau", "luong-dot", "luong-general", "luong-concat", "transformer")
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")  # s2s_keras.distribute's (tested)
 
 
 def _number(kind, *, allow_zero=False):
@@ -179,6 +180,18 @@ def _parser() -> argparse.ArgumentParser:
         help="write TensorBoard logs to LOG_DIR",
     )
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--strategy",
+        default="default",
+        choices=STRATEGIES,
+        help="tf.distribute strategy: mirrored = the GPUs of this machine, multiworker = "
+        "several machines (TF_CONFIG on each), tpu (default: one device)",
+    )
+    train.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="enable TensorFlow op determinism: the same weights on every run with one --seed",
+    )
     train.add_argument(
         "--data-dir",
         type=Path,
@@ -350,7 +363,12 @@ def _demo(args) -> int:
 def _train(args) -> int:
     corpus = _load_corpus(args.corpus, args.data_dir)  # fails fast, before TensorFlow loads
     import_tensorflow()
+    from s2s_keras import distribute
     from s2s_keras.training import train
+
+    # Before any TensorFlow op: the multi-worker strategy configures collectives at start-up.
+    strategy = distribute.make_strategy(args.strategy)
+    chief = distribute.is_chief(strategy)
 
     print(f"{corpus.name}: {corpus.sizes()}")
     from s2s_keras.models import build_model, model_config
@@ -378,11 +396,16 @@ def _train(args) -> int:
         # deleted only once the model is saved, so no kill loses the finished training.
         backup_dir=backup_dir,
         backup_every=args.backup_every,
-        keep_backup=True,
+        keep_backup=chief,  # other workers back up to a folder of their own, deleted at the end
         tensorboard_dir=args.tensorboard,
         seed=args.seed,
         verbose=2,
+        strategy=strategy,
+        deterministic=args.deterministic,
     )
+    if not chief:
+        print("Training done; the chief (worker 0) saves the model")
+        return 0
     trained.save(args.out)
     shutil.rmtree(backup_dir, ignore_errors=True)
     print(f"Model saved to {args.out}/ ({trained.info['train_seconds']} s of training)")

@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
+from s2s_keras import distribute
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.errors import S2SError
 from s2s_keras.evaluation import MaskedAccuracy, MaskedLoss, WarmupSchedule
@@ -366,6 +368,8 @@ def train(
     seed: int = 0,
     verbose: int | str = "auto",
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    strategy: str | tf.distribute.Strategy | None = None,
+    deterministic: bool = False,
 ) -> tuple[TrainedModel, dict]:
     """Train a model on `corpus.train`, validating on `corpus.validation`.
 
@@ -395,6 +399,15 @@ def train(
         seed: seeds Python, NumPy and TensorFlow (weights and shuffling).
         verbose: Keras `fit` verbosity (`2`: one line per epoch).
         callbacks: extra Keras callbacks.
+        strategy: a `tf.distribute.Strategy` or a name of `distribute.STRATEGIES`
+            (`None`: the default strategy); `batch_size` is the global batch, split
+            across replicas. `"mirrored"` and `"multiworker"` train with
+            `distribute.train_loop` (Keras 3 `fit` fails under them). With
+            `"multiworker"`, only the chief (worker 0) writes TensorBoard logs and
+            `backup_dir`; worker N backs up to `backup_dir` + `.worker-N`.
+        deterministic: call `tf.config.experimental.enable_op_determinism()` (for the
+            rest of the process): with the same `seed`, the same weights on every run,
+            or an error from an op that has no deterministic implementation.
 
     Returns:
         `(trained_model, history)` where `history` is Keras' `History.history` dict (the
@@ -403,6 +416,15 @@ def train(
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs!r}")
+    # First: the multi-worker strategy must exist before TensorFlow runs any op.
+    strategy = distribute.resolve_strategy(strategy)
+    custom_loop = distribute.uses_train_loop(strategy)
+    if not distribute.is_chief(strategy):  # a multi-worker cluster's other workers
+        tensorboard_dir = None
+        if backup_dir is not None:
+            backup_dir = f"{os.fspath(backup_dir)}.worker-{strategy.cluster_resolver.task_id}"
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     config = config or model_config(model)
     recipe = RECIPES["transformer" if model == "transformer" else "rnn"]
     learning_rate = learning_rate or recipe.learning_rate
@@ -444,17 +466,20 @@ def train(
         )
         for split, shuffle in ((corpus.train, True), (corpus.validation, False))
     ]
-    network = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
-    # Build the weights now: a backup must be restored into existing variables.
-    (source, target_in), _ = next(iter(datasets[1]))
-    network((source[:1], target_in[:1]))
-    compile_model(
-        network,
-        learning_rate=learning_rate,
-        clipnorm=recipe.clipnorm,
-        label_smoothing=label_smoothing,
-        warmup_steps=warmup_steps,
-    )
+    with strategy.scope():  # variables (model and optimizer) are made once per replica
+        network = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
+        # Build the weights now: a backup must be restored into existing variables.
+        (source, target_in), _ = next(iter(datasets[1]))
+        network((source[:1], target_in[:1]))
+        compile_model(
+            network,
+            learning_rate=learning_rate,
+            # train_loop clips the gradients summed over replicas itself.
+            clipnorm=None if custom_loop else recipe.clipnorm,
+            label_smoothing=label_smoothing,
+            warmup_steps=warmup_steps,
+        )
+        network.optimizer.build(network.trainable_variables)
     callbacks = list(callbacks)
     budget = TimeBudget(max_minutes) if max_minutes is not None else None
     if budget is not None:
@@ -479,14 +504,31 @@ def train(
         # both ("ran out of data", "shuffle ... ignored") are expected here, not problems.
         warnings.filterwarnings("ignore", message=".*ran out of data.*")
         warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
-        history = network.fit(
-            datasets[0],
-            validation_data=datasets[1],
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            verbose=verbose,
-            callbacks=callbacks,
-        )
+        if custom_loop:
+            history, out_of_time = distribute.train_loop(
+                network,
+                strategy,
+                datasets[0],
+                datasets[1],
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                label_smoothing=label_smoothing,
+                clipnorm=recipe.clipnorm,
+                max_minutes=max_minutes,  # checked on every worker, not by TimeBudget
+                callbacks=[c for c in callbacks if c is not budget],
+                verbose=verbose,
+            )
+            if budget is not None:
+                budget.stopped_early = out_of_time
+        else:
+            history = network.fit(
+                datasets[0],
+                validation_data=datasets[1],
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                verbose=verbose,
+                callbacks=callbacks,
+            ).history
     seconds = time.monotonic() - start
     if backup is not None and not keep_backup:
         backup.delete()
@@ -498,12 +540,12 @@ def train(
         "config": asdict(config),
         "tokenizer": recipe.tokenizer,
         "params": network.count_params(),
-        "epochs_run": len(history.history.get("loss", [])),
+        "epochs_run": len(history.get("loss", [])),
         "resumed_from": (
             None if resume is None else {"epoch": resume["epoch"], "batch": resume["batch"]}
         ),
         # An epoch cut short by `max_minutes` still counts in `epochs_run`: these say so.
-        "steps_run": int(network.optimizer.iterations),
+        "steps_run": int(network.optimizer.iterations.numpy()),  # int() fails on replicas
         "stopped_by_time_budget": bool(budget is not None and budget.stopped_early),
         "batch_size": batch_size,
         "max_length": max_length,
@@ -511,11 +553,14 @@ def train(
         "label_smoothing": label_smoothing,
         "warmup_steps": warmup_steps,
         "seed": seed,
+        "strategy": distribute.strategy_name(strategy),
+        "replicas": strategy.num_replicas_in_sync,
+        "deterministic": deterministic,
         "train_seconds": round(seconds, 1),
         "hardware": hardware_description(),
         "split_sizes": corpus.sizes(),
     }
-    return TrainedModel(network, source_tokenizer, target_tokenizer, info), history.history
+    return TrainedModel(network, source_tokenizer, target_tokenizer, info), history
 
 
 def _resume_message(state: dict, directory: Path, epochs: int) -> str:
