@@ -607,7 +607,12 @@ def _lever_jit(name, settings, batches, tokens, tokenizers):
     for jit in (True, False):
         model = _new_model(name, settings, *tokenizers, next(iter(batches)), jit_compile=jit)
         variants["jit" if jit else "no_jit"] = _training_round(model, batches, tokens)
-    results = _interleaved(variants, settings.lever_rounds)
+    try:
+        results = _interleaved(variants, settings.lever_rounds)
+    except tf.errors.OpError as e:  # e.g. a loop XLA cannot compile
+        lines = str(e).strip().splitlines()
+        message = next((line for line in lines if "XLA" in line), lines[0]).strip()
+        return {"ratio": None, "error": f"{type(e).__name__}: {message}"}
     return {
         "train_tokens_per_s": results,
         "ratio": _ratio(results, "jit", "no_jit"),
@@ -768,6 +773,8 @@ def lever_lines(report: dict) -> list[str]:
                     f"{name} KV cache vs recomputation: x{result['ratio_batch']:.2f} batched, "
                     f"x{result['ratio_single']:.2f} one sentence at a time"
                 )
+            elif result["ratio"] is None:
+                lines.append(f"{name} {lever.replace('_', ' ')}: failed ({result['error']})")
             else:
                 lines.append(f"{name} {lever.replace('_', ' ')}: x{result['ratio']:.2f}")
     return lines
