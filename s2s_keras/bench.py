@@ -621,6 +621,46 @@ def _lever_jit(name, settings, batches, tokens, tokenizers):
     }
 
 
+def _lever_bfloat16(name, settings, batches, tokens, tokenizers):
+    """`mixed_bfloat16` vs float32: two copies of the model on the same batches.
+
+    bf16 is usually thought of as a GPU/TPU lever, but CPUs with AVX512_BF16 (or AMX)
+    run bf16 matmuls through oneDNN too; this measures whether training gains from it.
+    """
+    variants = {}
+    previous = keras.mixed_precision.dtype_policy()
+    try:
+        for policy in ("float32", "mixed_bfloat16"):
+            keras.mixed_precision.set_dtype_policy(policy)
+            model = _new_model(name, settings, *tokenizers, next(iter(batches)))
+            variants[policy] = _training_round(model, batches, tokens)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+    results = _interleaved(variants, settings.lever_rounds)
+    return {
+        "train_tokens_per_s": results,
+        "ratio": _ratio(results, "mixed_bfloat16", "float32"),
+    }
+
+
+def _bfloat16_matmul(settings) -> dict:
+    """bf16 vs fp32 `matmul` of the peak's size, interleaved: GFLOP/s."""
+    size = settings.matmul_size
+    variants = {}
+    for dtype in (tf.float32, tf.bfloat16):
+        a = tf.cast(tf.random.normal([size, size], seed=1), dtype)
+        b = tf.cast(tf.random.normal([size, size], seed=2), dtype)
+
+        def one_round(a=a, b=b):
+            start = time.perf_counter()
+            float(tf.linalg.matmul(a, b)[0, 0])
+            return 2 * size**3 / (time.perf_counter() - start) / 1e9
+
+        variants[dtype.name] = one_round
+    results = _interleaved(variants, settings.matmul_repeats)
+    return {"gflops": results, "ratio": _ratio(results, "bfloat16", "float32")}
+
+
 def _lever_gru(settings):
     """`keras.layers.GRU` vs `keras.layers.RNN(GRUCell)`: forward and backward of one
     masked layer at the reference encoder size; output in sequences per second."""
@@ -708,6 +748,7 @@ def _lever_models(name: str, settings: BenchSettings) -> dict:
     result = {"jit_compile": _lever_jit(name, settings, batches, tokens, tokenizers)}
     if name in ("bahdanau", "transformer"):
         result["bucketing"] = _lever_bucketing(name, settings, train, tokenizers)
+        result["mixed_bfloat16"] = _lever_bfloat16(name, settings, batches, tokens, tokenizers)
     # A model trained by the jit lever's rounds decodes more like a real one than a
     # fresh one (whose outputs rarely end): train one for the decoding levers.
     model = _new_model(name, settings, *tokenizers, next(iter(batches)))
@@ -748,11 +789,12 @@ def run_levers(settings: BenchSettings, out: str | os.PathLike, models=BENCH_MOD
         "settings": asdict(settings),
         "gru_vs_rnn_cell": _in_fresh_process(_lever_gru, settings),
         "models": {name: _in_fresh_process(_lever_models, name, settings) for name in models},
-        "mixed_precision": None,
+        "bfloat16_matmul": _in_fresh_process(_bfloat16_matmul, settings),
         "notes": [
             "ratios are on/off of medians over the rounds after the first (a warm-up); "
             "rounds alternate between the variants",
-            "mixed_precision: not measured (GPU-only lever; no GPU on this machine)",
+            "mixed_float16 is a GPU lever: not measured (no GPU on this machine); "
+            "mixed_bfloat16 is measured on the CPU",
         ],
     }
     report["seconds"] = time.monotonic() - start
@@ -766,6 +808,7 @@ def lever_lines(report: dict) -> list[str]:
     lines = []
     gru = report["gru_vs_rnn_cell"]
     lines.append(f"GRU layer vs RNN(GRUCell), forward+backward: x{gru['ratio']:.2f}")
+    lines.append(f"bf16 vs fp32 matmul: x{report['bfloat16_matmul']['ratio']:.2f}")
     for name, levers in report["models"].items():
         for lever, result in levers.items():
             if lever == "kv_cache":
