@@ -9,7 +9,8 @@
     s2s-keras export --model DIR --out SAVEDMODEL_DIR [--beam K] [--alpha A]
     s2s-keras bench [--quick] [--levers] [--out DIR] [--models NAME ...]   (docs/performance.md)
 
-Bad input gives one line on stderr and exit status 2, never a traceback.
+Bad input gives one line on stderr and exit status 2, never a traceback; so does a file
+that cannot be read or written, with status 1.
 """
 
 from __future__ import annotations
