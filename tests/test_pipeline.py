@@ -162,3 +162,17 @@ def test_padding_efficiency_of_an_empty_dataset_is_an_error():
 def test_bad_arguments_are_rejected(data, kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_dataset(data, *tokenizers(PAIRS), **kwargs)
+
+
+def test_shuffling_mixes_the_whole_split_even_when_the_file_is_sorted_by_length():
+    # Tatoeba files are sorted by length. A shuffle buffer smaller than the split would
+    # start every epoch with the shortest pairs; the first batch must already mix in the
+    # long pairs from the end of the file (here 1 in 6 of the pairs, all past 50,000).
+    n, short = 60_000, 50_000
+    words = ["a"] * short + ["a b c d e"] * (n - short)
+    data = ParallelText(tuple(words), tuple(words))
+    tokenizer = WordTokenizer.from_texts(["a b c d e"])
+    ds = make_dataset(data, tokenizer, tokenizer, batch_size=64, bucket=False, seed=0)
+    (source, _), _ = next(iter(ds))
+    long_rows = int(np.sum(np.sum(source.numpy() != 0, axis=1) > 3))
+    assert 3 <= long_rows <= 25, long_rows

@@ -308,7 +308,7 @@ def make_retrieval_dataset(
         # unbatch leaves rank-1 "ragged" specs (ragged_rank 0) that padded_batch rejects.
         .map(lambda s, t: (tf.identity(s), tf.identity(t)))
         .cache()
-        .shuffle(min(len(data), 50_000), seed=seed, reshuffle_each_iteration=True)
+        .shuffle(len(data), seed=seed, reshuffle_each_iteration=True)  # see make_dataset
         .padded_batch(batch_size, padded_shapes=([None], [None]), drop_remainder=True)
         .map(lambda s, t: ((s, t), tf.zeros([batch_size], tf.float32)))
         # `unbatch` loses the length; stating it gives Keras an epoch length from the start.
