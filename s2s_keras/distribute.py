@@ -22,7 +22,7 @@ both (reproduced with Keras 3.15.1 and TensorFlow 2.21):
 - under `MirroredStrategy`, whenever the first batch of a dataset does not split into
   equal shares: `fit` and `evaluate` average that batch over the replicas to build the
   model ("Inputs to operation AddN ... must have the same size and shape"). Bucketed
-  batches of odd sizes are common, the last ones of a small validation set always.
+  batches of odd sizes are common: each bucket's last batch is partial.
 """
 
 from __future__ import annotations

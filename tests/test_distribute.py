@@ -184,7 +184,7 @@ def test_the_cli_offers_the_strategies_and_reports_a_missing_tf_config_in_one_li
     assert not (tmp_path / "m").exists()
 
 
-# ---- the subprocess side -------------------------------------------------------------
+# ---- helpers, and the script side of the subprocess tests ------------------------------
 
 
 def _train_toy(**kwargs):
