@@ -472,7 +472,7 @@ def _line_batches(stream, max_lines: int):
     """
     fd = stream.fileno()
     pending, lines = b"", []
-    while data := os.read(fd, 1 << 16):
+    while _wait_readable(fd) and (data := os.read(fd, 1 << 16)):
         *complete, pending = (pending + data).split(b"\n")
         lines.extend(complete)
         while len(lines) >= max_lines:
@@ -485,6 +485,23 @@ def _line_batches(stream, max_lines: int):
         lines.append(pending)  # the last line had no newline
     if lines:
         yield lines
+
+
+def _wait_readable(fd: int) -> bool:
+    """Block until `fd` can be read, waking every 0.2 s so that Ctrl-C is handled.
+
+    A SIGINT that the kernel delivers to one of TensorFlow's threads does not interrupt
+    the main thread's blocking `read`; Python runs its handler only when the main thread
+    next executes bytecode. Waiting in short `select` calls gives it that chance.
+    """
+    import select
+
+    try:
+        while not select.select([fd], [], [], 0.2)[0]:
+            pass
+    except (OSError, ValueError):  # no select() on this kind of file (Windows pipes)
+        pass
+    return True
 
 
 def _more_waiting(fd: int) -> bool:
