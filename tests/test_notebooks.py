@@ -56,3 +56,12 @@ def test_saved_outputs_come_from_a_full_run_without_errors(path):
 def test_notebooks_define_no_classes(path):
     # Reusable code belongs in s2s_keras; a notebook that defines a class has drifted.
     assert not [c for c in cells(path) if re.search(r"^class ", source(c), re.M)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_valid_nbformat_with_cell_ids(path):
+    # nbval reads them with nbformat, which warns (an error under pytest) when a cell lacks
+    # the id that nbformat 4.5 requires: a hand-inserted cell must carry one.
+    nbformat = pytest.importorskip("nbformat")
+    nbformat.validate(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
+    assert all("id" in cell for cell in cells(path))
