@@ -450,6 +450,10 @@ def test_an_interrupted_translation_keeps_the_previous_output_file(model_dir, tm
             stdin=subprocess.PIPE,
             stderr=stderr,
             env=ENV,
+            # A test run started in the background (`make test &`) inherits SIGINT ignored,
+            # and Python keeps an ignored SIGINT ignored: give the child Ctrl-C as a
+            # terminal would.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         ) as process,
     ):
         try:
