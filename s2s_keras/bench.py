@@ -263,9 +263,9 @@ def _sample(texts, n: int, seed: int) -> list[str]:
 
 
 def _shuffled(data: ParallelText, seed: int) -> ParallelText:
-    """`data` in a random order. The pipeline shuffles within a 50,000-pair buffer, so
-    its first batches of a length-sorted corpus would be its shortest sentences; the
-    bench measures a few dozen batches, which must be typical ones."""
+    """`data` in a random order. The Anki files are sorted by length, and the levers
+    measure the first few hundred pairs of the training split, which must be a random
+    sample of it, not its shortest sentences."""
     order = np.random.default_rng(seed).permutation(len(data))
     return ParallelText(tuple(data.source[i] for i in order), tuple(data.target[i] for i in order))
 

@@ -590,6 +590,9 @@ def _settings_record(corpus: Corpus, kwargs: dict) -> dict:
             "tensorboard_dir",
         ):
             continue  # how a run reports or protects itself does not change its result
+        if key == "strategy" and not (value is None or isinstance(value, str)):
+            # A Strategy object is not JSON: its kind and replica count decide the run.
+            value = f"{distribute.strategy_name(value)} x{value.num_replicas_in_sync}"
         record[key] = asdict(value) if hasattr(value, "__dataclass_fields__") else value
     return json.loads(json.dumps(record))  # tuples → lists, as they come back from disk
 

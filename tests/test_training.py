@@ -180,3 +180,24 @@ def test_train_or_load_reuses_a_run_only_when_its_settings_match(tmp_path):
     assert changed.info["reused"] is False and changed.info["epochs_run"] == 2
     forced, _ = train_or_load(tmp_path / "run", corpus, retrain=True, **{**settings, "epochs": 2})
     assert forced.info["reused"] is False
+
+
+def test_train_or_load_accepts_a_strategy_object(tmp_path):
+    import tensorflow as tf
+
+    from s2s_keras.models import model_config
+    from s2s_keras.toy import make_toy_corpus
+    from s2s_keras.training import train_or_load
+
+    corpus = make_toy_corpus(120, seed=5)
+    settings = dict(
+        model="seq2seq",
+        config=model_config("seq2seq", embedding_dim=8, units=8),
+        epochs=1,
+        verbose=0,
+        strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
+    )
+    first, _ = train_or_load(tmp_path / "run", corpus, **settings)
+    assert first.info["settings"]["strategy"] == "OneDeviceStrategy x1"
+    again, _ = train_or_load(tmp_path / "run", corpus, **settings)
+    assert again.info["reused"] is True
