@@ -155,18 +155,24 @@ def test_early_stopping_and_tensorboard_are_wired_in(tmp_path):
     assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))
 
 
-def test_train_or_load_reuses_a_run_only_when_its_settings_match(tmp_path):
+def tiny_run():
+    """A 120-pair toy corpus and the settings of a one-epoch, 8-unit seq2seq run."""
     from s2s_keras.models import model_config
     from s2s_keras.toy import make_toy_corpus
-    from s2s_keras.training import train_or_load
 
-    corpus = make_toy_corpus(120, seed=5)
     settings = dict(
         model="seq2seq",
         config=model_config("seq2seq", embedding_dim=8, units=8),
         epochs=1,
         verbose=0,
     )
+    return make_toy_corpus(120, seed=5), settings
+
+
+def test_train_or_load_reuses_a_run_only_when_its_settings_match(tmp_path):
+    from s2s_keras.training import train_or_load
+
+    corpus, settings = tiny_run()
     first, history = train_or_load(tmp_path / "run", corpus, **settings)
     assert first.info["reused"] is False and len(history["loss"]) == 1
 
@@ -185,18 +191,10 @@ def test_train_or_load_reuses_a_run_only_when_its_settings_match(tmp_path):
 def test_train_or_load_accepts_a_strategy_object(tmp_path):
     import tensorflow as tf
 
-    from s2s_keras.models import model_config
-    from s2s_keras.toy import make_toy_corpus
     from s2s_keras.training import train_or_load
 
-    corpus = make_toy_corpus(120, seed=5)
-    settings = dict(
-        model="seq2seq",
-        config=model_config("seq2seq", embedding_dim=8, units=8),
-        epochs=1,
-        verbose=0,
-        strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
-    )
+    corpus, settings = tiny_run()
+    settings["strategy"] = tf.distribute.OneDeviceStrategy("/cpu:0")
     first, _ = train_or_load(tmp_path / "run", corpus, **settings)
     assert first.info["settings"]["strategy"] == "OneDeviceStrategy x1"
     again, _ = train_or_load(tmp_path / "run", corpus, **settings)
