@@ -203,3 +203,29 @@ def test_training_to_a_time_budget_reports_bleu_and_chrf():
     assert 0.0 <= scores["bleu_20min"] <= 100.0 and 0.0 <= scores["chrf_20min"] <= 100.0
     assert scores["epochs_run"] >= 1
     assert "tok:13a" in scores["bleu_signature"]
+
+
+def test_budgeted_training_uses_the_rnn_learning_rate_only_for_the_rnns(monkeypatch):
+    import s2s_keras.training
+
+    calls = {}
+
+    class Trained:
+        info = {"epochs_run": 1}
+
+        def translate(self, sources, batch_size):
+            return list(sources)  # scored against the references below
+
+    def fake_train(corpus, **kwargs):
+        calls[kwargs["model"]] = kwargs
+        return Trained(), {}
+
+    monkeypatch.setattr(s2s_keras.training, "train", fake_train)
+    corpus = bench._load(replace(bench.QUICK, toy_pairs=600))
+    settings = replace(bench.QUICK, toy_pairs=600, train_minutes=0.5, rnn_learning_rate=2e-3)
+    for name in ("bahdanau", "transformer"):
+        bench._train_and_score(name, settings, corpus)
+    assert calls["bahdanau"]["learning_rate"] == 2e-3
+    assert calls["transformer"]["learning_rate"] is None  # its recipe's
+    assert calls["bahdanau"]["max_minutes"] == 0.5
+    assert bench.FULL.rnn_learning_rate == 1e-3

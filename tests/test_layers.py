@@ -164,15 +164,21 @@ def luong_inputs(query_dim=3):
 
 @pytest.mark.parametrize(
     "layer",
-    [LuongAttention("dot"), LuongAttention("general", name="att"), LuongAttention("concat", 5)],
-    ids=LUONG,
+    [
+        LuongAttention("dot"),
+        LuongAttention("general", name="att"),
+        LuongAttention("general", scaled=False),
+        LuongAttention("concat", 5),
+    ],
+    ids=["dot", "general", "general-unscaled", "concat"],
 )
 def test_luong_attention_config_round_trips(layer):
     assert_config_round_trip(layer)
 
 
-def test_luong_attention_defaults_to_the_general_score():
-    assert LuongAttention().get_config()["score"] == "general"
+def test_luong_attention_defaults_to_the_general_score_scaled():
+    config = LuongAttention().get_config()
+    assert config["score"] == "general" and config["scaled"] is True
 
 
 @pytest.mark.parametrize(
@@ -183,6 +189,7 @@ def test_luong_attention_defaults_to_the_general_score():
         ({"score": "concat", "units": 0}, "units must be .*got 0$"),
         ({"score": "concat", "units": 2.5}, "units must be .*got 2.5$"),
         ({"score": "general", "units": 4}, "units only applies to score='concat', got units=4"),
+        ({"scaled": 1}, "scaled must be True or False, got 1$"),
     ],
 )
 def test_luong_attention_rejects_bad_arguments_and_echoes_them(kwargs, message):
@@ -241,17 +248,22 @@ W_CONCAT = np.array([[1.0, 0.0, 0.5, -0.5, 1.0], [0.0, 2.0, -1.0, 1.0, 0.0]], "f
 V_A = np.array([1.5, -1.0], "float32")  # concat: W_a [A, Hq + Hv] and v_a [A]
 
 
-def luong_layer_and_scores(score):
-    """A layer with weights set by hand, and its eq. 8 scores written out. `[S]`"""
+def luong_layer_and_scores(score, scaled):
+    """A layer with weights set by hand, and its eq. 8 scores written out. `[S]`
+
+    Scaled `"dot"` and `"general"` scores are divided by `√Hq`; `"concat"` never is.
+    """
     q, h = LUONG_QUERY[0, 0], LUONG_VALUE[0]  # [Hq], [S, Hv]
     if score == "dot":
         query = q @ np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], "float32")  # Hq = Hv = 3
-        return LuongAttention("dot"), query[None, None], h @ query
-    layer = LuongAttention(score)
+        scores = h @ query / (np.sqrt(3.0) if scaled else 1.0)
+        return LuongAttention("dot", scaled=scaled), query[None, None], scores
+    layer = LuongAttention(score, scaled=scaled)
     layer.build(LUONG_QUERY.shape, LUONG_VALUE.shape)
     if score == "general":
         layer.key_dense.kernel.assign(W_A.T)  # Keras kernels are [inputs, outputs]
-        return layer, LUONG_QUERY, np.array([q @ W_A @ h_s for h_s in h])
+        scores = np.array([q @ W_A @ h_s for h_s in h]) / (np.sqrt(2.0) if scaled else 1.0)
+        return layer, LUONG_QUERY, scores
     layer.query_dense.kernel.assign(W_CONCAT[:, :2].T)
     layer.key_dense.kernel.assign(W_CONCAT[:, 2:].T)
     layer.score_dense.kernel.assign(V_A[:, None])
@@ -259,9 +271,10 @@ def luong_layer_and_scores(score):
     return layer, LUONG_QUERY, scores
 
 
+@pytest.mark.parametrize("scaled", [True, False], ids=["scaled", "unscaled"])
 @pytest.mark.parametrize("score", LUONG)
-def test_luong_attention_matches_hand_computed_scores(score):
-    layer, query, scores = luong_layer_and_scores(score)
+def test_luong_attention_matches_hand_computed_scores(score, scaled):
+    layer, query, scores = luong_layer_and_scores(score, scaled)
     context, weights = layer(query, LUONG_VALUE)
     np.testing.assert_allclose(weights[0, 0], softmax(scores), rtol=1e-6)
     np.testing.assert_allclose(context[0, 0], softmax(scores) @ LUONG_VALUE[0], rtol=1e-6)
@@ -270,6 +283,20 @@ def test_luong_attention_matches_hand_computed_scores(score):
     masked = keras.ops.convert_to_numpy(masked)
     assert masked[0, 0, 2] == 0.0
     np.testing.assert_allclose(masked[0, 0, :2], softmax(scores[:2]), rtol=1e-6)
+
+
+def test_luong_scaling_changes_dot_and_general_weights_but_not_concat():
+    for score in LUONG:
+        (scaled, query, _), (unscaled, _, _) = (
+            luong_layer_and_scores(score, True),
+            luong_layer_and_scores(score, False),
+        )
+        w_scaled = keras.ops.convert_to_numpy(scaled(query, LUONG_VALUE)[1])
+        w_unscaled = keras.ops.convert_to_numpy(unscaled(query, LUONG_VALUE)[1])
+        if score == "concat":
+            np.testing.assert_array_equal(w_scaled, w_unscaled)
+        else:  # dividing by √Hq flattens the softmax: the largest weight shrinks
+            assert w_scaled.max() < w_unscaled.max()
 
 
 @pytest.mark.parametrize("score", LUONG)
@@ -479,6 +506,15 @@ def test_decoder_state_ignores_target_padding():
 
 def test_decoder_with_luong_attention_and_input_feeding_config_round_trips():
     assert_config_round_trip(tiny_decoder(attention="concat", input_feeding=True))
+    assert_config_round_trip(tiny_decoder(attention="general", scaled=False))
+
+
+def test_decoder_passes_scaled_to_its_luong_attention():
+    memory, state = decoder_inputs()
+    for scaled in (True, False):
+        decoder = tiny_decoder(attention="general", scaled=scaled)
+        decoder(TARGET_IN, memory, SOURCE_MASK, state)
+        assert decoder.attention.scaled is scaled
 
 
 @pytest.mark.parametrize(
@@ -486,6 +522,7 @@ def test_decoder_with_luong_attention_and_input_feeding_config_round_trips():
     [
         ({"attention": "luong"}, "attention must be one of .*got 'luong'$"),
         ({"input_feeding": 1}, "input_feeding must be True or False, got 1$"),
+        ({"scaled": "yes"}, "scaled must be True or False, got 'yes'$"),
     ],
 )
 def test_decoder_rejects_bad_attention_and_input_feeding_and_echoes_them(kwargs, message):

@@ -181,6 +181,20 @@ def test_attention_seq2seq_config_from_before_luong_loads_as_bahdanau():
     assert model.decoder.get_config()["attention"] == "bahdanau"
 
 
+def test_attention_seq2seq_scales_luong_scores_by_default():
+    assert AttentionSeq2Seq(SOURCE_VOCAB, TARGET_VOCAB).get_config()["scaled"] is True
+    assert AttentionSeq2SeqConfig().scaled is True
+
+
+def test_attention_seq2seq_config_from_before_scaling_loads_unscaled():
+    # Models saved before `scaled` existed were trained with Luong's unscaled scores.
+    config = tiny(AttentionSeq2Seq, attention="general").get_config()
+    del config["scaled"]
+    model = AttentionSeq2Seq.from_config(config)
+    model((SOURCE, TARGET_IN))
+    assert model.scaled is False and model.decoder.attention.scaled is False
+
+
 def test_attention_seq2seq_config_round_trips_attention_and_input_feeding():
     model = tiny_input_feeding(dropout=0.2)
     config = model.get_config()
@@ -189,10 +203,12 @@ def test_attention_seq2seq_config_round_trips_attention_and_input_feeding():
 
 
 def test_attention_seq2seq_from_config_object_passes_attention_and_input_feeding():
-    config = AttentionSeq2SeqConfig(embedding_dim=6, units=5, attention="dot", input_feeding=True)
+    config = AttentionSeq2SeqConfig(
+        embedding_dim=6, units=5, attention="dot", input_feeding=True, scaled=False
+    )
     model = AttentionSeq2Seq.from_config_object(config, 11, 12)
     assert model.decoder.get_config()["attention"] == "dot"
-    assert model.decoder.input_feeding is True
+    assert model.decoder.input_feeding is True and model.decoder.scaled is False
 
 
 def test_attention_seq2seq_rejects_an_unknown_attention_and_echoes_it():

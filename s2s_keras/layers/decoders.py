@@ -137,6 +137,8 @@ class AttentionDecoder(keras.layers.Layer):
             `"dot"`, `"general"` or `"concat"` (`LuongAttention`). `"dot"` needs
             `D == H`.
         input_feeding: feed `h̃_{t-1}` to the GRU with the embedding. Defaults to False.
+        scaled: divide the `"dot"` and `"general"` scores by `√H` (`LuongAttention`).
+            Defaults to True.
 
     Call arguments:
         target_in: `[B, T]` int ids, starting with `[START]`, right-padded with 0.
@@ -161,6 +163,7 @@ class AttentionDecoder(keras.layers.Layer):
         dropout=0.0,
         attention="bahdanau",
         input_feeding=False,
+        scaled=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -176,6 +179,8 @@ class AttentionDecoder(keras.layers.Layer):
             raise ValueError(f"attention must be one of {ATTENTION_SCORES}, got {attention!r}")
         if not isinstance(input_feeding, bool):
             raise ValueError(f"input_feeding must be True or False, got {input_feeding!r}")
+        if not isinstance(scaled, bool):
+            raise ValueError(f"scaled must be True or False, got {scaled!r}")
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.units = units
@@ -184,6 +189,7 @@ class AttentionDecoder(keras.layers.Layer):
         # `self.attention` is the attention layer (made in `build`); this is its kind.
         self.attention_kind = attention
         self.input_feeding = input_feeding
+        self.scaled = scaled
 
     def build(self, target_in_shape, memory_shape):
         policy = self.dtype_policy
@@ -207,7 +213,11 @@ class AttentionDecoder(keras.layers.Layer):
         else:
             units = self.attention_units if self.attention_kind == "concat" else None
             self.attention = LuongAttention(
-                self.attention_kind, units=units, name="attention", dtype=policy
+                self.attention_kind,
+                units=units,
+                scaled=self.scaled,
+                name="attention",
+                dtype=policy,
             )
         self.attention.build((None, None, self.units), memory_shape)
         self.combine = keras.layers.Dense(
@@ -295,4 +305,5 @@ class AttentionDecoder(keras.layers.Layer):
             "dropout": self.dropout,
             "attention": self.attention_kind,
             "input_feeding": self.input_feeding,
+            "scaled": self.scaled,
         }

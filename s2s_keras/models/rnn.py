@@ -34,6 +34,7 @@ class AttentionSeq2SeqConfig:
     dropout: float = 0.0  # the toy corpus is noiseless: nothing to regularise against
     attention: str = "bahdanau"  # or Luong's "dot", "general", "concat" (notebook 05)
     input_feeding: bool = False  # Luong's §3.3: better alignments, but a step-by-step GRU
+    scaled: bool = True  # "dot"/"general" scores / √H (Vaswani et al.); Luong's are unscaled
 
 
 class _RecurrentSeq2Seq(keras.Model):
@@ -200,6 +201,9 @@ class AttentionSeq2Seq(_RecurrentSeq2Seq):
         attention: `"bahdanau"` (default), `"dot"`, `"general"` or `"concat"`.
         input_feeding: feed the previous attentional state to the decoder GRU (Luong et
             al. 2015, §3.3). Defaults to False.
+        scaled: divide the `"dot"` and `"general"` scores by `√H` (`LuongAttention`).
+            Defaults to True; a model saved without this setting loads unscaled, as it
+            was trained.
 
     Call arguments:
         inputs: `(source_ids [B, S], target_in [B, T])` int ids, padded with 0.
@@ -218,6 +222,7 @@ class AttentionSeq2Seq(_RecurrentSeq2Seq):
         dropout=0.0,
         attention="bahdanau",
         input_feeding=False,
+        scaled=True,
         **kwargs,
     ):
         super().__init__(
@@ -225,6 +230,7 @@ class AttentionSeq2Seq(_RecurrentSeq2Seq):
         )
         self.attention = attention
         self.input_feeding = input_feeding
+        self.scaled = scaled
         self.decoder = AttentionDecoder(
             target_vocab_size,
             embedding_dim,
@@ -232,6 +238,7 @@ class AttentionSeq2Seq(_RecurrentSeq2Seq):
             dropout=dropout,
             attention=attention,
             input_feeding=input_feeding,
+            scaled=scaled,
             name="decoder",
             dtype=self.dtype_policy,
         )
@@ -300,4 +307,10 @@ class AttentionSeq2Seq(_RecurrentSeq2Seq):
             **super().get_config(),
             "attention": self.attention,
             "input_feeding": self.input_feeding,
+            "scaled": self.scaled,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        # Models saved before `scaled` existed computed Luong's unscaled scores.
+        return super().from_config({"scaled": False, **config})
