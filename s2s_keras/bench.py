@@ -494,7 +494,8 @@ def _summary(report: dict) -> str:
 def run(settings: BenchSettings, out: str | os.PathLike, models=BENCH_MODELS) -> dict:
     """Measure every model of `models`, each in a fresh process, and write the report.
 
-    Writes `out/bench.json` and `out/bench.md`.
+    Writes `out/NAME.json` as each model finishes, then `out/bench.json` and
+    `out/bench.md`.
 
     Returns:
         The report (the content of `bench.json`).
@@ -504,7 +505,11 @@ def run(settings: BenchSettings, out: str | os.PathLike, models=BENCH_MODELS) ->
     out.mkdir(parents=True, exist_ok=True)
     start, load_before = time.monotonic(), os.getloadavg()
     _, before = matmul_peak_gflops(settings.matmul_size, settings.matmul_repeats)
-    results = {name: _in_fresh_process(measure_model, name, settings) for name in models}
+    results = {}
+    for name in models:
+        results[name] = _in_fresh_process(measure_model, name, settings)
+        # Kept as it comes: a long full run that fails later loses no finished model.
+        (out / f"{name}.json").write_text(json.dumps(results[name], indent=2) + "\n")
     # Measured again at the end: the machine is shared, so the peak is the median of both.
     _, after = matmul_peak_gflops(settings.matmul_size, settings.matmul_repeats)
     peak = statistics.median(before + after)

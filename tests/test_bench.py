@@ -83,6 +83,10 @@ def test_quick_bench_prints_and_writes_one_table_row_per_model(quick_run):
     table = bench.markdown_table(report)
     assert table in result.stdout
     assert table in (out / "bench.md").read_text()
+    for name, row in report["models"].items():  # each model's row, kept as it finished
+        assert json.loads((out / f"{name}.json").read_text()) == {
+            k: v for k, v in row.items() if k not in ("achieved_gflops", "flop_utilisation")
+        }
     lines = table.splitlines()
     assert lines[0].startswith("| model | params | train tok/s |")
     assert len(lines) == 2 + 4
