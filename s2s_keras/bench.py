@@ -63,6 +63,7 @@ import multiprocessing
 import os
 import resource
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -339,6 +340,11 @@ def _latency_ms(model, tokenizers, sentences, **kwargs) -> float:
     return 1000.0 * statistics.median(times)
 
 
+def _say(message: str) -> None:
+    """One progress line on stderr (stdout carries the table), with the wall-clock time."""
+    print(f"bench {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
 def _prepare(name: str, settings: BenchSettings):
     """Corpus, tokenizers, the training split in a random order and its shuffled,
     bucketed dataset, for the model `name`."""
@@ -362,6 +368,7 @@ def _prepare(name: str, settings: BenchSettings):
 def measure_model(name: str, settings: BenchSettings) -> dict:
     """Everything the bench reports for one model, except the utilisation (which needs
     the matmul peak): run in a fresh process by `run`."""
+    _say(f"{name}: tokenizers, then {settings.steps} timed training steps and decoding")
     corpus, _, tokenizers, dataset = _prepare(name, settings)
     efficiency = padding_efficiency(dataset)
     batches, source_lengths, target_lengths, tokens = _cached_batches(dataset, settings.steps)
@@ -403,6 +410,9 @@ def measure_model(name: str, settings: BenchSettings) -> dict:
         "chrf_20min": None,
     }
     if settings.train_minutes > 0:
+        _say(
+            f"{name}: training for {settings.train_minutes:g} min, then BLEU/chrF on the test split"
+        )
         result.update(_train_and_score(name, settings, corpus))
     return result
 
@@ -506,8 +516,14 @@ def run(settings: BenchSettings, out: str | os.PathLike, models=BENCH_MODELS) ->
     start, load_before = time.monotonic(), os.getloadavg()
     _, before = matmul_peak_gflops(settings.matmul_size, settings.matmul_repeats)
     results = {}
-    for name in models:
+    for i, name in enumerate(models, 1):
+        _say(f"[{i}/{len(models)}] {name}")
         results[name] = _in_fresh_process(measure_model, name, settings)
+        row = results[name]
+        _say(
+            f"[{i}/{len(models)}] {name}: {row['train_tokens_per_s']:,.0f} tok/s"
+            + (f", BLEU {row['bleu_20min']:.2f}" if row["bleu_20min"] is not None else "")
+        )
         # Kept as it comes: a long full run that fails later loses no finished model.
         (out / f"{name}.json").write_text(json.dumps(results[name], indent=2) + "\n")
     # Measured again at the end: the machine is shared, so the peak is the median of both.
@@ -793,12 +809,19 @@ def run_levers(settings: BenchSettings, out: str | os.PathLike, models=BENCH_MOD
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start, load_before = time.monotonic(), os.getloadavg()
+    _say("levers: keras.layers.GRU vs RNN(GRUCell)")
+    gru = _in_fresh_process(_lever_gru, settings)
+    levers = {}
+    for i, name in enumerate(models, 1):
+        _say(f"levers: [{i}/{len(models)}] {name}")
+        levers[name] = _in_fresh_process(_lever_models, name, settings)
+    _say("levers: bf16 vs fp32 matmul")
     report = {
         "mode": settings.mode,
         "hardware": hardware_description(),
         "settings": asdict(settings),
-        "gru_vs_rnn_cell": _in_fresh_process(_lever_gru, settings),
-        "models": {name: _in_fresh_process(_lever_models, name, settings) for name in models},
+        "gru_vs_rnn_cell": gru,
+        "models": levers,
         "bfloat16_matmul": _in_fresh_process(_bfloat16_matmul, settings),
         "notes": [
             "ratios are on/off of medians over the rounds after the first (a warm-up); "

@@ -80,6 +80,9 @@ def test_utilisation_is_the_achieved_flop_rate_over_the_measured_peak(quick_run)
 
 def test_quick_bench_prints_and_writes_one_table_row_per_model(quick_run):
     result, out, report = quick_run
+    for i, name in enumerate(report["models"], 1):  # progress on stderr: start, then result
+        assert f" [{i}/4] {name}\n" in result.stderr
+        assert f" [{i}/4] {name}: " in result.stderr
     table = bench.markdown_table(report)
     assert table in result.stdout
     assert table in (out / "bench.md").read_text()
