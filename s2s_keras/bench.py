@@ -318,15 +318,22 @@ def _new_model(name, settings, source_tokenizer, target_tokenizer, sample, jit_c
     return model
 
 
-def _time_translate(model, tokenizers, sentences, repeats, **kwargs) -> float:
-    """Median seconds of `decoding.translate(sentences)` over `repeats` runs after a warm-up."""
-    decoding.translate(model, *tokenizers, sentences, **kwargs)
+def _median_seconds(function, repeats: int) -> float:
+    """Median seconds of `function()` over `repeats` calls after one warm-up call."""
+    function()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        decoding.translate(model, *tokenizers, sentences, **kwargs)
+        function()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def _time_translate(model, tokenizers, sentences, repeats, **kwargs) -> float:
+    """Median seconds of `decoding.translate(sentences)` over `repeats` runs after a warm-up."""
+    return _median_seconds(
+        lambda: decoding.translate(model, *tokenizers, sentences, **kwargs), repeats
+    )
 
 
 def _latency_ms(model, tokenizers, sentences, **kwargs) -> float:
@@ -437,9 +444,22 @@ def _train_and_score(name: str, settings: BenchSettings, corpus) -> dict:
     )
     hypotheses = trained.translate(corpus.test.source, batch_size=settings.batch_size)
     scores = corpus_scores(hypotheses, corpus.test.target)
+    # Decoding speed depends on how soon the outputs end: measured again, trained.
+    sentences = _sample(corpus.test.source, settings.decode_sentences, settings.seed)
+    speed = {
+        f"{key}_sentences_per_s_trained": len(sentences)
+        / _median_seconds(
+            lambda method=method: trained.translate(
+                sentences, method=method, batch_size=settings.batch_size
+            ),
+            settings.decode_repeats,
+        )
+        for key, method in (("greedy", "greedy"), ("beam4", "beam"))
+    }
     return {
         "bleu_20min": scores["bleu"],
         "chrf_20min": scores["chrf"],
+        **speed,
         "train_minutes": settings.train_minutes,
         "epochs_run": trained.info["epochs_run"],
         "bleu_signature": scores["bleu_signature"],

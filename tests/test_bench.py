@@ -210,6 +210,9 @@ def test_training_to_a_time_budget_reports_bleu_and_chrf():
     assert 0.0 <= scores["bleu_20min"] <= 100.0 and 0.0 <= scores["chrf_20min"] <= 100.0
     assert scores["epochs_run"] >= 1
     assert "tok:13a" in scores["bleu_signature"]
+    # and the decoding speed of the trained model
+    assert scores["greedy_sentences_per_s_trained"] > 0
+    assert scores["beam4_sentences_per_s_trained"] > 0
 
 
 def test_budgeted_training_uses_the_rnn_learning_rate_only_for_the_rnns(monkeypatch):
@@ -220,7 +223,7 @@ def test_budgeted_training_uses_the_rnn_learning_rate_only_for_the_rnns(monkeypa
     class Trained:
         info = {"epochs_run": 1}
 
-        def translate(self, sources, batch_size):
+        def translate(self, sources, batch_size, method="greedy"):
             return list(sources)  # scored against the references below
 
     def fake_train(corpus, **kwargs):
