@@ -8,7 +8,7 @@ first module that needs it (`text`, `pipeline`, `layers`, `models`, ...).
 import os
 import sys
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def import_tensorflow():

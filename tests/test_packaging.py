@@ -1,6 +1,7 @@
 """Packaging: pins agree between pyproject.toml and environment.yml, entry point, docstrings."""
 
 import importlib
+import importlib.metadata
 import re
 import sys
 from importlib.metadata import entry_points
@@ -109,3 +110,41 @@ def test_module_list_is_complete():
 def test_every_module_has_a_docstring(name):
     module = importlib.import_module(name)
     assert (module.__doc__ or "").strip(), f"{name} has no module docstring"
+
+
+def test_the_installed_version_is_the_package_version():
+    import s2s_keras
+
+    assert importlib.metadata.version("s2s-keras") == s2s_keras.__version__, (
+        "reinstall: pip install -e ."
+    )
+
+
+def test_the_wheel_ships_the_apache_licence(tmp_path):
+    """The licence pyproject.toml names, as a file inside the built wheel."""
+    import subprocess
+    import zipfile
+
+    import shutil
+
+    pytest.importorskip("setuptools", reason="building the wheel offline needs setuptools")
+    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(PACKAGE, source / "s2s_keras", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+        + ["-w", str(tmp_path), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("s2s_keras-*.whl")
+    import s2s_keras
+
+    assert wheel.name.startswith(f"s2s_keras-{s2s_keras.__version__}-")
+    with zipfile.ZipFile(wheel) as z:
+        [licence] = [n for n in z.namelist() if n.endswith(".dist-info/LICENSE")]
+        text = z.read(licence).decode()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert text == (ROOT / "LICENSE").read_text()
