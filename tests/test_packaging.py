@@ -122,10 +122,9 @@ def test_the_installed_version_is_the_package_version():
 
 def test_the_wheel_ships_the_apache_licence(tmp_path):
     """The licence pyproject.toml names, as a file inside the built wheel."""
+    import shutil
     import subprocess
     import zipfile
-
-    import shutil
 
     pytest.importorskip("setuptools", reason="building the wheel offline needs setuptools")
     source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
