@@ -1,5 +1,10 @@
 """The seq2seq model interface (DESIGN §3), greedy decoding (§4) and evaluation (§5)."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -48,6 +53,30 @@ def step_by_step_greedy(model, source_ids, max_length):
         done |= nxt == END_ID
         last = np.where(done, END_ID, nxt)  # as `_greedy`: finished rows read [END]
     return np.stack(tokens, 1), np.stack(attention, 1)
+
+
+# --- the models package -------------------------------------------------------------
+
+
+def test_models_and_layers_import_without_tensorflow_text():
+    # Models take token ids: text (tensorflow-text) belongs to tf.data and the export.
+    code = (
+        "import sys, s2s_keras.models, s2s_keras.layers; "
+        "assert 'tensorflow_text' not in sys.modules, 'tensorflow_text was imported'"
+    )
+    root = Path(__file__).resolve().parents[1]  # this checkout's s2s_keras, not an install
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 # --- AttentionSeq2Seq ---------------------------------------------------------------
@@ -149,8 +178,8 @@ class EndsAt:
         self.model = model
         self.end_at = tf.constant(end_at, tf.int32)
 
-    def encode(self, source_ids):
-        return self.model.encode(source_ids)
+    def encode(self, source_ids, max_length=None):
+        return self.model.encode(source_ids, max_length=max_length)
 
     def decode_step(self, state, last_ids, step):
         logits, state = self.model.decode_step(state, last_ids, step)
@@ -216,7 +245,7 @@ class CopyModel:
     def __init__(self, vocab_size):
         self.vocab_size = vocab_size
 
-    def encode(self, source_ids):
+    def encode(self, source_ids, max_length=None):
         return {"source": source_ids, "attention": tf.zeros(tf.shape(source_ids), tf.float32)}
 
     def decode_step(self, state, last_ids, step):
