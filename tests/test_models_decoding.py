@@ -11,7 +11,15 @@ import pytest
 import sacrebleu
 import tensorflow as tf
 
-from s2s_keras.decoding import _greedy, attention_map, greedy_decode, translate
+from s2s_keras.decoding import (
+    _greedy,
+    attention_map,
+    decode_tokens,
+    greedy_decode,
+    tokenize_sources,
+    translate,
+    translate_ids,
+)
 from s2s_keras.evaluation import MaskedAccuracy, corpus_scores, masked_loss
 from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
 from s2s_keras.text import END_ID, PAD_ID, START_ID, WordTokenizer
@@ -260,6 +268,31 @@ class CopyModel:
 @pytest.fixture(scope="module")
 def words():
     return WordTokenizer.from_texts(["the cat sees a dog", "a red dog sees the cat"])
+
+
+def test_translate_ids_decodes_only_sentences_with_words_each_up_to_its_own_limit(words):
+    ids = tokenize_sources(words, ["the cat", " ", "a red dog sees the cat", ""], 64)
+    calls = []
+
+    def decode(source_ids, max_length):
+        calls.append((source_ids.numpy(), max_length.numpy()))
+        return decode_tokens(CopyModel(words.vocab_size), source_ids, max_length)
+
+    out = translate_ids(ids, decode, words, extra_length=1)
+    assert [t.decode() for t in out.numpy()] == ["The cat", "", "A red dog sees the cat", ""]
+    [(source, limits)] = calls  # one decoding, of the two sentences with words
+    assert source.shape == (2, 8)
+    assert limits.tolist() == [4 + 1, 8 + 1]  # own length (markers included) + extra_length
+
+
+def test_translate_ids_of_only_empty_sentences_decodes_nothing(words):
+    def decode(source_ids, max_length):
+        raise AssertionError("nothing should be decoded")
+
+    for sentences in (["", " \t "], []):
+        ids = tokenize_sources(words, tf.constant(sentences, tf.string), 64)
+        out = translate_ids(ids, decode, words, extra_length=10)
+        assert out.numpy().tolist() == [b""] * len(sentences)
 
 
 def test_translate_returns_one_translation_per_sentence_in_input_order(words):

@@ -12,7 +12,9 @@ Additive Margin Softmax"), and measured by top-1 translation retrieval.
 
 The model and the loss it is trained with are here; its batches come from
 `s2s_keras.pipeline.make_retrieval_dataset`, its metrics (`in_batch_accuracy`,
-`retrieval_accuracy`, `retrieval_by_length`) from `s2s_keras.evaluation`.
+`retrieval_accuracy`, `retrieval_by_length`) from `s2s_keras.evaluation`. A `.keras`
+file of a model compiled with `in_batch_accuracy` loads once `s2s_keras.evaluation` is
+imported, which registers the metric (or with `compile=False`).
 
 Shapes: `B` batch, `S` source length, `T` target length, `D` encoder output size
 (`2 * units`), `E` sentence-embedding size.
