@@ -6,8 +6,8 @@ Every decoder here serves every model through one protocol (DESIGN §3):
 
 - `model.encode(source_ids, max_length=None)` → a state: a (possibly nested) dict of
   tensors, each with the batch as its leading dimension. `max_length` is the number of
-  steps that will be run, so a model can preallocate fixed-shape caches; it is passed
-  only to models whose `encode` accepts it.
+  steps that will be run, so a model can preallocate fixed-shape caches (the
+  Transformer's key/value cache); models without one ignore it.
 - `model.decode_step(state, last_ids, step)` → `(logits [B, V], new_state)`, the new
   state with the same structure and shapes; an optional `"attention"` entry `[B, S]`
   holds the attention of the step, for plots.
@@ -21,7 +21,6 @@ Shapes: `B` batch, `S` source length, `L` maximum output length, `K` beam size,
 from __future__ import annotations
 
 import functools
-import inspect
 import unicodedata
 from collections.abc import Sequence
 
@@ -45,12 +44,6 @@ def _prepare(model, source_ids):
         # (traced before, for other models) may not create any: build it here, eagerly.
         model.encode(source_ids)
     return source_ids
-
-
-def _encode(model, source_ids, max_length):
-    if "max_length" in inspect.signature(model.encode).parameters:
-        return model.encode(source_ids, max_length=max_length)
-    return model.encode(source_ids)
 
 
 def _never_output(scores):
@@ -167,7 +160,7 @@ def sample_decode(
 def _token_by_token(model, source_ids, max_length, choose):
     """The loop greedy decoding and sampling share: `choose(logits [B, V], step)` → `[B]`."""
     batch = tf.shape(source_ids)[0]
-    state = _encode(model, source_ids, max_length)
+    state = model.encode(source_ids, max_length=max_length)
     with_attention = "attention" in state
     last = tf.fill([batch], tf.constant(START_ID, tf.int64))
     done = tf.zeros([batch], tf.bool)
@@ -352,7 +345,7 @@ def _beam_search(model, source_ids, max_length, beam_size, alpha, n_best):
     steps = tf.reduce_max(limit)
     positions = tf.range(steps)  # [L]
 
-    state = _encode(model, source_ids, steps)
+    state = model.encode(source_ids, max_length=steps)
     # Each sentence's state once per beam: row `b * K + k` is beam `k` of sentence `b`.
     state = tf.nest.map_structure(lambda x: tf.repeat(x, beam_size, axis=0), state)
     last = tf.fill([batch * beam_size], tf.constant(START_ID, tf.int64))  # [B*K]
@@ -404,6 +397,111 @@ def _beam_search(model, source_ids, max_length, beam_size, alpha, n_best):
 # --- text in, text out ---------------------------------------------------------------
 
 
+def decode_tokens(
+    model,
+    source_ids,
+    max_length,
+    *,
+    method: str = "greedy",
+    beam_size: int = 4,
+    alpha: float = 0.6,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int | None = None,
+):
+    """One translation per sentence, as ids: the best (or a sampled) one, by `method`.
+
+    Args:
+        model: a seq2seq model with `encode` / `decode_step`.
+        source_ids: `[B, S]` int ids, padded with 0.
+        max_length: `[B]` ints, the most tokens each sentence may get.
+        method: `"greedy"` (`greedy_decode`), `"beam"` (the best hypothesis of
+            `beam_search`) or `"sample"` (`sample_decode`). Defaults to `"greedy"`.
+        beam_size, alpha: for `"beam"`, see `beam_search`. Default to 4 and 0.6.
+        temperature, top_k, seed: for `"sample"`, see `sample_decode`.
+
+    Returns:
+        `[B, L]` int64 ids, `L = max(max_length)`. Greedy decoding and sampling run every
+        row for `L` steps, so a row may run past its own limit: `translate_ids` cuts it.
+    """
+    _check_method(method)
+    if method == "beam":
+        tokens, _ = beam_search(model, source_ids, max_length, beam_size=beam_size, alpha=alpha)
+        return tokens[:, 0]  # [B, L], the best of each sentence
+    longest = tf.reduce_max(max_length)
+    if method == "sample":
+        tokens, _ = sample_decode(
+            model, source_ids, longest, temperature=temperature, top_k=top_k, seed=seed
+        )
+        return tokens
+    return greedy_decode(model, source_ids, longest)[0]
+
+
+def _check_method(method):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def tokenize_sources(tokenizer: Tokenizer, text, max_length: int) -> tf.RaggedTensor:
+    """`[B]` raw sentences → `[B, (S)]` int64 ids, cut after `max_length` tokens.
+
+    A cut source keeps its `[START]` and loses its `[END]`, as in the training pipeline
+    (`pipeline.make_dataset`): the model meets a long source as it learned it.
+    """
+    return tokenizer.tokenize(text)[:, :max_length]
+
+
+def _has_words(lengths):
+    """Whether sources of these lengths (markers included) have anything to translate.
+
+    `[START] [END]` alone is what an empty, whitespace or invisible input tokenizes to.
+    """
+    return lengths > 2
+
+
+def translate_ids(
+    source_ids: tf.RaggedTensor, decode, target_tokenizer: Tokenizer, *, extra_length
+):
+    """The translation contract, on tensors: `[B, (S)]` source ids → `[B]` translations.
+
+    In-memory translation (`translate`) and the exported SavedModel (`s2s_keras.export`)
+    both run it: each sentence may get `extra_length` tokens more than its own source
+    (markers included), its tokens are cut at that limit, and a sentence with no words
+    gets `""` without being decoded. The result for a sentence is what translating it
+    alone gives, whatever else is in the batch (for greedy decoding and beam search;
+    sampling draws depend on the batch).
+
+    Args:
+        source_ids: `[B, (S)]` int64 ids from `tokenize_sources`.
+        decode: `decode(source_ids [K, S], max_length [K]) → tokens [K, L]`, e.g.
+            `decode_tokens` with its model bound.
+        target_tokenizer: turns the tokens into text.
+        extra_length: int or scalar int32 tensor, >= 0.
+
+    Returns:
+        `[B]` `tf.string`, in the order of `source_ids`.
+    """
+    lengths = tf.cast(source_ids.row_lengths(), tf.int32)  # [B], markers included
+    keep = tf.where(_has_words(lengths))[:, 0]  # [K] indices of the sentences to translate
+    outputs = tf.fill(tf.shape(lengths), "")
+
+    def translate_kept():
+        source = tf.gather(source_ids, keep).to_tensor(default_value=PAD_ID)  # [K, S]
+        limit = tf.gather(lengths, keep) + extra_length  # [K]
+        tokens = decode(source, limit)  # [K, L]
+        # Cut every row at its own limit: a token-by-token decoder's row is the same
+        # prefix alone and in a batch, so the cut row is what decoding it alone gives.
+        steps = tf.range(tf.shape(tokens)[1])[None, :]  # [1, L]
+        tokens = tf.where(steps < limit[:, None], tokens, tf.constant(PAD_ID, tokens.dtype))
+        translations = target_tokenizer.detokenize(tokens)  # [K]
+        return tf.tensor_scatter_nd_update(outputs, keep[:, None], translations)
+
+    # A batch with nothing to translate (no sentences, or only empty ones) skips the
+    # decoding: beam search cannot take zero sentences (their longest limit is
+    # undefined), and there is nothing to compute anyway.
+    return tf.cond(tf.size(keep) > 0, translate_kept, lambda: outputs)
+
+
 def translate(
     model,
     source_tokenizer: Tokenizer,
@@ -423,9 +521,11 @@ def translate(
 ) -> list[str]:
     """Translate raw sentences, in batches, keeping their order.
 
-    Sentences are sorted by length for batching (less padding) and put back in order.
-    Every sentence may have `extra_length` tokens more than its source, whatever the
-    others in its batch: greedy and beam search give what translating it alone gives.
+    Sentences are sorted by length for batching (less padding) and put back in order;
+    each batch goes through `translate_ids`, the contract the exported SavedModel
+    follows too. Every sentence may have `extra_length` tokens more than its source,
+    whatever the others in its batch: greedy and beam search give what translating it
+    alone gives.
 
     Args:
         model: a seq2seq model with `encode` / `decode_step`.
@@ -444,40 +544,34 @@ def translate(
     Returns:
         One translation per input sentence (empty input gives an empty string).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    _check_method(method)
     sentences = list(sentences)
     if not sentences:
         return []
     # One seed per batch, all derived from `seed`: batches do not repeat each other's draws.
     seeds = np.random.default_rng(seed)
-    ids = source_tokenizer.tokenize(sentences)[:, :max_source_length]
+    ids = tokenize_sources(source_tokenizer, sentences, max_source_length)
     lengths = ids.row_lengths().numpy()
-    # Only [START] [END]: the input was empty or whitespace; its translation is empty.
-    order = [i for i in np.argsort(lengths, kind="stable") if lengths[i] > 2]
+    # Sentences with no words stay out of the batches: they would only take room there.
+    order = [i for i in np.argsort(lengths, kind="stable") if _has_words(lengths[i])]
     out: list[str] = [""] * len(sentences)
     bar = tqdm(total=len(order), disable=not progress, unit="sent", desc="translate")
     for i in range(0, len(order), batch_size):
         idx = order[i : i + batch_size]
-        batch = tf.gather(ids, idx).to_tensor(default_value=PAD_ID)
-        limits = lengths[idx] + extra_length  # [B]
-        if method == "beam":
-            tokens = beam_search(model, batch, limits, beam_size=beam_size, alpha=alpha)[0][:, 0]
-        elif method == "sample":
-            tokens, _ = sample_decode(
-                model,
-                batch,
-                int(limits.max()),
-                temperature=temperature,
-                top_k=top_k,
-                seed=int(seeds.integers(2**31 - 1)),
-            )
-        else:
-            tokens, _ = greedy_decode(model, batch, int(limits.max()))
-        # Cut each row at its own limit: a token-by-token decoder's row is the same
-        # prefix alone and in a batch, so the cut one is what decoding it alone gives.
-        tokens = np.where(np.arange(tokens.shape[1]) < limits[:, None], tokens, PAD_ID)
-        for j, text in zip(idx, target_tokenizer.detokenize(tokens).numpy(), strict=True):
+        decode = functools.partial(
+            decode_tokens,
+            model,
+            method=method,
+            beam_size=beam_size,
+            alpha=alpha,
+            temperature=temperature,
+            top_k=top_k,
+            seed=int(seeds.integers(2**31 - 1)) if method == "sample" else None,
+        )
+        texts = translate_ids(
+            tf.gather(ids, idx), decode, target_tokenizer, extra_length=extra_length
+        )
+        for j, text in zip(idx, texts.numpy(), strict=True):
             out[j] = text.decode("utf-8")
         bar.update(len(idx))
     bar.close()
@@ -511,8 +605,8 @@ def n_best_translations(
         `[(text, score), ...]`, best first; the score is `log P(Y | X) / lp(Y)`
         (`length_penalty`). Empty input gives `[("", 0.0)]`.
     """
-    ids = source_tokenizer.tokenize([sentence])[:, :max_source_length].to_tensor()
-    if ids.shape[1] <= 2:  # only [START] [END], as in `translate`
+    ids = tokenize_sources(source_tokenizer, [sentence], max_source_length).to_tensor()
+    if not _has_words(ids.shape[1]):
         return [("", 0.0)]
     tokens, scores = beam_search(
         model,
@@ -540,7 +634,7 @@ def attention_map(
         display; markers included on the source side, `[END]` on the output side) and
         the attention of each output token over the source tokens.
     """
-    ids = source_tokenizer.tokenize([sentence])[:, :max_length].to_tensor()
+    ids = tokenize_sources(source_tokenizer, [sentence], max_length).to_tensor()
     tokens, weights = greedy_decode(model, ids, int(ids.shape[1]) + 10)
     if weights is None:
         raise ValueError(
@@ -577,7 +671,7 @@ def attention_heads(
             f"{type(model).__name__} has no attention heads to show: it lacks "
             "cross_attention_weights; use a Transformer"
         )
-    ids = source_tokenizer.tokenize([sentence])[:, :max_length].to_tensor()
+    ids = tokenize_sources(source_tokenizer, [sentence], max_length).to_tensor()
     tokens, _ = greedy_decode(model, ids, int(ids.shape[1]) + 10)
     out = [int(t) for t in tokens[0].numpy()]
     length = out.index(END_ID) + 1 if END_ID in out else len(out)

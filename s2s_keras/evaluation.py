@@ -2,16 +2,24 @@
 
 Introduced in notebook 02 (masked loss, BLEU); notebook 07 applies it to every model.
 BLEU and chrF come from sacrebleu only: hypotheses are detokenized plain text, the
-references the raw corpus lines, BLEU lower-cased with the 13a tokenizer.
+references the raw corpus lines, BLEU lower-cased with the 13a tokenizer. The retrieval
+metrics of notebook 01's dual encoder close the module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
+import numpy as np
 import sacrebleu
 from keras import ops
+
+from s2s_keras.types import ParallelText
+
+if TYPE_CHECKING:  # tokenizers are tensorflow-text: imported by whoever passes one
+    from s2s_keras.text import Tokenizer
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -202,6 +210,141 @@ def bleu_by_length(
                 "max": None if high is None else high - 1,
                 "sentences": len(picked),
                 "bleu": score.score,
+            }
+        )
+    return rows
+
+
+# --- translation retrieval (notebook 01) --------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+def in_batch_accuracy(y_true, y_pred):
+    """Share of sources whose translation scores highest among the batch's targets.
+
+    Args:
+        y_true: ignored; the labels are the diagonal.
+        y_pred: `[B, B]` logits.
+
+    Returns:
+        `[B]` float32, 1.0 where row `i`'s argmax is `i` (ties go to the first column).
+    """
+    del y_true
+    best = ops.argmax(y_pred, axis=1)  # [B]
+    return ops.cast(ops.equal(best, ops.arange(ops.shape(y_pred)[0], dtype=best.dtype)), "float32")
+
+
+def _embed_all(embed, tokenizer: Tokenizer, sentences, batch_size: int) -> np.ndarray:
+    """`N` sentences → `[N, E]` float64 embeddings, in order, `batch_size` at a time."""
+    chunks = []
+    for i in range(0, len(sentences), batch_size):
+        ids = tokenizer.tokenize(list(sentences[i : i + batch_size])).to_tensor()  # [b, S]
+        chunks.append(ops.convert_to_numpy(embed(ids)).astype(np.float64))
+    return np.concatenate(chunks, axis=0)
+
+
+def retrieval_accuracy(
+    model,
+    data: ParallelText,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    batch_size: int = 256,
+) -> float:
+    """Top-1 accuracy of finding each source's translation among all targets of `data`.
+
+    Every source and every target is embedded (`model.embed_source`, `model.embed_target`,
+    no dropout); source `i` retrieves the target of highest cosine, ties going to the
+    lowest index. It counts as right when that target's text is the reference `data.target[i]`,
+    so a duplicate of the reference elsewhere in `data` is not held against the model.
+    Chance is about `1 / N`. The result depends only on the model and `data`: not on
+    `batch_size`, nor on any random state.
+
+    Args:
+        model: a `DualEncoder`, or anything with `embed_source` and `embed_target` mapping
+            `[B, S]` int ids to `[B, E]` unit vectors.
+        data: the `N` pairs, each source's translation among the `N` candidates.
+        source_tokenizer, target_tokenizer: tokenizers of each side.
+        batch_size: sentences embedded at once. Defaults to 256.
+
+    Returns:
+        A float in `[0, 1]`.
+    """
+    hits = retrieval_hits(model, data, source_tokenizer, target_tokenizer, batch_size)
+    return float(np.mean(hits))
+
+
+def retrieval_hits(
+    model,
+    data: ParallelText,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Per pair, whether its source retrieves its translation among all targets of `data`.
+
+    The sentence-level verdicts behind `retrieval_accuracy` (same rule, same arguments):
+    source `i` is right when the target of highest cosine has the text of `data.target[i]`.
+
+    Returns:
+        `[N]` bool array, aligned with `data`.
+    """
+    if len(data) == 0:
+        raise ValueError("cannot measure retrieval on 0 sentence pairs")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    sources = _embed_all(model.embed_source, source_tokenizer, data.source, batch_size)  # [N, E]
+    targets = _embed_all(model.embed_target, target_tokenizer, data.target, batch_size)  # [N, E]
+    # Rows a chunk at a time: the full [N, N] matrix of a large test set need not fit.
+    best = np.concatenate(
+        [
+            np.argmax(sources[i : i + batch_size] @ targets.T, axis=1)  # [b, N] → [b]
+            for i in range(0, len(data), batch_size)
+        ]
+    )
+    references = np.asarray(data.target, dtype=object)
+    return references[best] == references  # [N] bool
+
+
+def retrieval_by_length(
+    model,
+    data: ParallelText,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    edges: Sequence[int] = (0, 5, 10, 15, 20),
+    batch_size: int = 256,
+) -> list[dict]:
+    """Top-1 retrieval accuracy per bucket of source length (whitespace-separated words).
+
+    Every source still searches among all `N` targets of `data`, so the buckets differ
+    only in the sentences asked about, not in how many candidates they face. Notebook 01
+    uses it to show what one fixed vector per sentence keeps as sentences grow.
+
+    Args:
+        model, data, source_tokenizer, target_tokenizer, batch_size: as in
+            `retrieval_accuracy`.
+        edges: increasing bucket lower bounds; the last bucket is open-ended.
+
+    Returns:
+        One dict per non-empty bucket: `{"bucket": "5-9", "min": 5, "max": 9,
+        "sentences": n, "accuracy": float}` (`max` is None for the open bucket).
+    """
+    edges = list(edges)
+    if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise ValueError(f"edges must be a non-empty increasing sequence, got {edges!r}")
+    hits = retrieval_hits(model, data, source_tokenizer, target_tokenizer, batch_size)  # [N]
+    lengths = np.array([len(s.split()) for s in data.source])  # [N]
+    rows = []
+    for low, high in zip(edges, edges[1:] + [None], strict=True):
+        picked = (lengths >= low) & (lengths < high if high is not None else True)
+        if not picked.any():
+            continue
+        rows.append(
+            {
+                "bucket": f"{low}+" if high is None else f"{low}-{high - 1}",
+                "min": low,
+                "max": None if high is None else high - 1,
+                "sentences": int(picked.sum()),
+                "accuracy": float(hits[picked].mean()),
             }
         )
     return rows

@@ -28,7 +28,6 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import tensorflow as tf
@@ -36,40 +35,19 @@ import tensorflow as tf
 from s2s_keras import decoding
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.errors import S2SError
-from s2s_keras.text import END_ID, PAD_ID, START_ID, Tokenizer
+from s2s_keras.text import END_ID, START_ID, Tokenizer
 
 SIGNATURE_INPUT = "text"
 SIGNATURE_OUTPUT = "translation"
 METADATA = "export.json"
 
 
-def best_tokens(model, source_ids, max_length, *, beam_size: int = 4, alpha: float = 0.6):
-    """The decoding the SavedModel runs: `[B, S]` ids → `[B, L]` ids of the best translation.
-
-    Args:
-        model: a seq2seq model with `encode` / `decode_step`.
-        source_ids: `[B, S]` int64 ids, padded with 0.
-        max_length: `[B]` int32, the most tokens each sentence may get.
-        beam_size: 1 decodes greedily (beam search of width 1 is greedy, DESIGN §4);
-            more runs `beam_search` and keeps its best hypothesis. Defaults to 4.
-        alpha: length-normalisation strength of beam search (Wu et al. 2016). Defaults
-            to 0.6.
-
-    Returns:
-        `[B, L]` int64 ids, `L = max(max_length)`; a row may run past its own limit
-        (greedy decoding runs every row for `L` steps): the caller cuts it.
-    """
-    if beam_size == 1:
-        tokens, _ = decoding.greedy_decode(model, source_ids, tf.reduce_max(max_length))
-        return tokens
-    tokens, _ = decoding.beam_search(
-        model, source_ids, max_length, beam_size=beam_size, alpha=alpha
-    )
-    return tokens[:, 0]  # [B, L], the best of each sentence
-
-
 class Translator(tf.Module):
     """Tokenizers + model + decoding as one `tf.Module`: raw text in, translations out.
+
+    `translate` follows the contract of in-memory translation (`decoding.translate`):
+    it runs the same `decoding.translate_ids`, with greedy decoding or beam search
+    traced into the SavedModel.
 
     Args:
         model: a built seq2seq model with `encode` / `decode_step` (`s2s_keras.models`).
@@ -78,9 +56,10 @@ class Translator(tf.Module):
             as in training.
         extra_length: a translation may be this many tokens longer than its source.
             Defaults to 10.
-        decode: `decode(model, source_ids [B, S], max_length [B]) → tokens [B, L]`, the
-            decoding traced into the SavedModel. Defaults to `best_tokens` (beam search
-            of width 4).
+        beam_size: beam width; 1 decodes greedily (beam search of width 1 is greedy
+            decoding, at a higher cost). Defaults to 4.
+        alpha: length-normalisation strength of beam search (Wu et al. 2016). Defaults
+            to 0.6.
         name: module name.
     """
 
@@ -92,7 +71,8 @@ class Translator(tf.Module):
         *,
         max_source_length: int,
         extra_length: int = 10,
-        decode: Callable = best_tokens,
+        beam_size: int = 4,
+        alpha: float = 0.6,
         name: str | None = None,
     ):
         super().__init__(name=name)
@@ -102,7 +82,13 @@ class Translator(tf.Module):
         # would also save its optimizer's slots (twice the weights again), which serving
         # never reads. The model is reached through the (untracked) decoding closure.
         self.model_variables = list(model.variables)
-        self._decode = functools.partial(decode, model)
+        self._decode = functools.partial(
+            decoding.decode_tokens,
+            model,
+            method="greedy" if beam_size == 1 else "beam",
+            beam_size=beam_size,
+            alpha=alpha,
+        )
         self._max_source_length = max_source_length
         self._extra_length = extra_length
 
@@ -113,27 +99,10 @@ class Translator(tf.Module):
     )
     def translate(self, text):
         """`[B]` raw sentences → `[B]` translations (`tf.string`)."""
-        ids = self.source_tokenizer.tokenize(text)[:, : self._max_source_length]  # [B, (S)]
-        lengths = tf.cast(ids.row_lengths(), tf.int32)  # [B], markers included
-        # Only [START] [END]: the input was empty, whitespace or invisible characters.
-        keep = tf.where(lengths > 2)[:, 0]  # [K] indices of the sentences to translate
-        outputs = tf.fill(tf.shape(text), "")
-
-        def translate_kept():
-            source = tf.gather(ids, keep).to_tensor(default_value=PAD_ID)  # [K, S]
-            limit = tf.gather(lengths, keep) + self._extra_length  # [K]
-            tokens = self._decode(source, limit)  # [K, L]
-            # Cut every row at its own limit: the result is what decoding that sentence
-            # alone gives, whatever the length of the others in the batch.
-            steps = tf.range(tf.shape(tokens)[1])[None, :]  # [1, L]
-            tokens = tf.where(steps < limit[:, None], tokens, tf.constant(END_ID, tokens.dtype))
-            translations = self.target_tokenizer.detokenize(tokens)  # [K]
-            return tf.tensor_scatter_nd_update(outputs, keep[:, None], translations)
-
-        # A batch with nothing to translate (no sentences, or only empty ones) skips the
-        # decoding: beam search cannot take zero sentences (their longest limit is
-        # undefined), and there is nothing to compute anyway.
-        return tf.cond(tf.size(keep) > 0, translate_kept, lambda: outputs)
+        ids = decoding.tokenize_sources(self.source_tokenizer, text, self._max_source_length)
+        return decoding.translate_ids(
+            ids, self._decode, self.target_tokenizer, extra_length=self._extra_length
+        )
 
     @tf.function(
         input_signature=[tf.TensorSpec([None], tf.string, name=SIGNATURE_INPUT)], autograph=False
@@ -219,7 +188,8 @@ def export_saved_model(
         trained.target_tokenizer,
         max_source_length=max_source_length,
         extra_length=extra_length,
-        decode=functools.partial(best_tokens, beam_size=beam_size, alpha=alpha),
+        beam_size=beam_size,
+        alpha=alpha,
     )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))

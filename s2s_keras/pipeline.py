@@ -1,14 +1,16 @@
-"""tf.data input pipelines for teacher-forced seq2seq training.
+"""tf.data input pipelines: teacher-forced seq2seq training and translation retrieval.
 
-Introduced in notebook 00 (data and tokenization); notebook 08 measures what bucketing
-buys. The order of the stages matters:
+Introduced in notebook 00 (data and tokenization); notebook 01 trains its dual encoder
+on `make_retrieval_dataset`, notebook 08 measures what bucketing buys. The order of the
+stages of `make_dataset` matters:
 
     pairs → tokenize (batched) → truncate → cache → shuffle → bucket by length
           → pad with 0 → split target into (input, output) → prefetch
 
 Tokenizing before `cache` means the tokenizer runs once, not once per epoch; shuffling
 after `cache` gives a new order every epoch; bucketing puts sentences of similar length
-in one batch so little compute is spent on padding.
+in one batch so little compute is spent on padding. `make_retrieval_dataset` shares
+the stages up to the shuffle, then makes full, unbucketed batches.
 """
 
 from __future__ import annotations
@@ -68,28 +70,9 @@ def make_dataset(
     if len(data) == 0:
         raise ValueError("cannot make a dataset from 0 sentence pairs")
 
-    def tokenize(src, tgt):
-        s = source_tokenizer.tokenize(src)[:, :max_length]
-        t = target_tokenizer.tokenize(tgt)
-        # Truncate inside the sentence so the target still ends with [END] (exactly once).
-        t = tf.concat([t[:, :-1][:, : max_length - 1], t[:, -1:]], axis=1)
-        return s, t
-
-    ds = (
-        tf.data.Dataset.from_tensor_slices((list(data.source), list(data.target)))
-        .batch(1024)
-        .map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
-        .unbatch()
-        # unbatch leaves rank-1 "ragged" specs (ragged_rank 0) that padded_batch rejects.
-        .map(_dense, num_parallel_calls=tf.data.AUTOTUNE)
-        .cache()
-    )
+    ds = _token_pairs(data, source_tokenizer, target_tokenizer, max_length, keep_target_end=True)
     if shuffle:
-        # A buffer of the whole split: Tatoeba files are sorted by length, and a smaller
-        # buffer would start every epoch with the shortest sentences (a run stopped by a
-        # time budget would never see the long ones). Token ids are small: 114k pairs of
-        # spa-eng take a few tens of MB.
-        ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
+        ds = _shuffle_all(ds, len(data), seed)
 
     padded = (tf.TensorShape([None]), tf.TensorShape([None]))
     if bucket:
@@ -104,6 +87,95 @@ def make_dataset(
     else:
         ds = ds.padded_batch(batch_size, padded_shapes=padded, drop_remainder=drop_remainder)
     return ds.map(_teacher_forcing, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def make_retrieval_dataset(
+    data: ParallelText,
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    *,
+    batch_size: int = 64,
+    seed: int | None = None,
+    max_length: int = 64,
+) -> tf.data.Dataset:
+    """Shuffled batches of `((source_ids, target_ids), zeros)` for `DualEncoder.fit`.
+
+    Notebook 01 trains its dual encoder on them. The stages are those of `make_dataset`
+    up to the shuffle; then every batch is full (`drop_remainder=True`): the batch is the
+    set of candidates, so a small last batch would be an easier task with a different
+    loss scale. There is no length bucketing: in a bucketed batch every negative has
+    about the length of the right answer, and that would hide the easiest cue of all
+    (length) from training, only for the model to meet it at evaluation.
+
+    In-batch negatives assume that no two pairs of a batch share a translation; the toy
+    corpus has none, and duplicates in real corpora are rare enough to be harmless noise.
+
+    Args:
+        data: the sentence pairs, at least `batch_size` of them.
+        source_tokenizer, target_tokenizer: tokenizers of each side.
+        batch_size: `B`, pairs per batch, each other's negatives. Defaults to 64.
+        seed: shuffle seed; `None` for a different order each run.
+        max_length: longest sequence kept, in tokens including `[START]` and `[END]`;
+            longer ones are cut (both sides alike). Defaults to 64.
+
+    Returns:
+        A `tf.data.Dataset` of `((int64 [B, S], int64 [B, T]), float32 [B])`, padded
+        with 0; the zeros are the (ignored) labels of `in_batch_softmax_loss`.
+    """
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 (in-batch negatives), got {batch_size!r}")
+    if len(data) < batch_size:
+        raise ValueError(
+            f"got {len(data)} sentence pairs, fewer than one full batch of {batch_size}; "
+            "pass more pairs or a smaller batch_size"
+        )
+    ds = _token_pairs(data, source_tokenizer, target_tokenizer, max_length, keep_target_end=False)
+    ds = (
+        _shuffle_all(ds, len(data), seed)
+        .padded_batch(batch_size, padded_shapes=([None], [None]), drop_remainder=True)
+        .map(lambda s, t: ((s, t), tf.zeros([batch_size], tf.float32)))
+        # `unbatch` loses the length; stating it gives Keras an epoch length from the start.
+        .apply(tf.data.experimental.assert_cardinality(len(data) // batch_size))
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _token_pairs(data, source_tokenizer, target_tokenizer, max_length, *, keep_target_end):
+    """The cached stream of `(int64 [S], int64 [T])` id pairs, at most `max_length` long.
+
+    `keep_target_end` truncates the target inside the sentence, so that it still ends
+    with `[END]` (exactly once), the token teacher forcing learns to stop with; without
+    it both sides are cut alike.
+    """
+
+    def tokenize(src, tgt):
+        s = source_tokenizer.tokenize(src)[:, :max_length]
+        t = target_tokenizer.tokenize(tgt)
+        if keep_target_end:
+            t = tf.concat([t[:, :-1][:, : max_length - 1], t[:, -1:]], axis=1)
+        else:
+            t = t[:, :max_length]
+        return s, t
+
+    return (
+        tf.data.Dataset.from_tensor_slices((list(data.source), list(data.target)))
+        .batch(1024)
+        .map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+        .unbatch()
+        # unbatch leaves rank-1 "ragged" specs (ragged_rank 0) that padded_batch rejects.
+        .map(_dense, num_parallel_calls=tf.data.AUTOTUNE)
+        .cache()
+    )
+
+
+def _shuffle_all(ds, size, seed):
+    """`ds` reshuffled every epoch, over a buffer of the whole split.
+
+    Tatoeba files are sorted by length, and a smaller buffer would start every epoch with
+    the shortest sentences (a run stopped by a time budget would never see the long
+    ones). Token ids are small: 114k pairs of spa-eng take a few tens of MB.
+    """
+    return ds.shuffle(size, seed=seed, reshuffle_each_iteration=True)
 
 
 def _dense(source, target):

@@ -55,7 +55,7 @@ class Bigram:
                 table[last, token] = np.log(p)
         self.table = tf.constant(table)
 
-    def encode(self, source_ids):
+    def encode(self, source_ids, max_length=None):
         # A nested state, every entry batch-first, as the protocol allows.
         batch = tf.shape(source_ids)[0]
         return {"source": source_ids, "history": {"last": tf.fill([batch], np.int64(START_ID))}}
@@ -105,8 +105,8 @@ class RefusesPadding:
     def __init__(self, model):
         self.model = model
 
-    def encode(self, source_ids):
-        return self.model.encode(source_ids)
+    def encode(self, source_ids, max_length=None):
+        return self.model.encode(source_ids, max_length=max_length)
 
     def decode_step(self, state, last_ids, step):
         tf.debugging.assert_none_equal(last_ids, tf.constant(PAD_ID, last_ids.dtype))

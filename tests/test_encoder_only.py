@@ -11,15 +11,14 @@ import keras
 import numpy as np
 import pytest
 
+from s2s_keras.evaluation import in_batch_accuracy, retrieval_accuracy
 from s2s_keras.models.encoder_only import (
     MAX_SCALE,
     DualEncoder,
     DualEncoderConfig,
-    in_batch_accuracy,
     in_batch_softmax_loss,
-    make_retrieval_dataset,
-    retrieval_accuracy,
 )
+from s2s_keras.pipeline import make_retrieval_dataset
 from s2s_keras.text import WordTokenizer
 from s2s_keras.toy import generate_pairs
 from s2s_keras.types import ParallelText

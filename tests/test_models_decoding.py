@@ -1,12 +1,25 @@
 """The seq2seq model interface (DESIGN §3), greedy decoding (§4) and evaluation (§5)."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 import sacrebleu
 import tensorflow as tf
 
-from s2s_keras.decoding import _greedy, attention_map, greedy_decode, translate
+from s2s_keras.decoding import (
+    _greedy,
+    attention_map,
+    decode_tokens,
+    greedy_decode,
+    tokenize_sources,
+    translate,
+    translate_ids,
+)
 from s2s_keras.evaluation import MaskedAccuracy, corpus_scores, masked_loss
 from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
 from s2s_keras.text import END_ID, PAD_ID, START_ID, WordTokenizer
@@ -48,6 +61,30 @@ def step_by_step_greedy(model, source_ids, max_length):
         done |= nxt == END_ID
         last = np.where(done, END_ID, nxt)  # as `_greedy`: finished rows read [END]
     return np.stack(tokens, 1), np.stack(attention, 1)
+
+
+# --- the models package -------------------------------------------------------------
+
+
+def test_models_and_layers_import_without_tensorflow_text():
+    # Models take token ids: text (tensorflow-text) belongs to tf.data and the export.
+    code = (
+        "import sys, s2s_keras.models, s2s_keras.layers; "
+        "assert 'tensorflow_text' not in sys.modules, 'tensorflow_text was imported'"
+    )
+    root = Path(__file__).resolve().parents[1]  # this checkout's s2s_keras, not an install
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 # --- AttentionSeq2Seq ---------------------------------------------------------------
@@ -149,8 +186,8 @@ class EndsAt:
         self.model = model
         self.end_at = tf.constant(end_at, tf.int32)
 
-    def encode(self, source_ids):
-        return self.model.encode(source_ids)
+    def encode(self, source_ids, max_length=None):
+        return self.model.encode(source_ids, max_length=max_length)
 
     def decode_step(self, state, last_ids, step):
         logits, state = self.model.decode_step(state, last_ids, step)
@@ -216,7 +253,7 @@ class CopyModel:
     def __init__(self, vocab_size):
         self.vocab_size = vocab_size
 
-    def encode(self, source_ids):
+    def encode(self, source_ids, max_length=None):
         return {"source": source_ids, "attention": tf.zeros(tf.shape(source_ids), tf.float32)}
 
     def decode_step(self, state, last_ids, step):
@@ -231,6 +268,31 @@ class CopyModel:
 @pytest.fixture(scope="module")
 def words():
     return WordTokenizer.from_texts(["the cat sees a dog", "a red dog sees the cat"])
+
+
+def test_translate_ids_decodes_only_sentences_with_words_each_up_to_its_own_limit(words):
+    ids = tokenize_sources(words, ["the cat", " ", "a red dog sees the cat", ""], 64)
+    calls = []
+
+    def decode(source_ids, max_length):
+        calls.append((source_ids.numpy(), max_length.numpy()))
+        return decode_tokens(CopyModel(words.vocab_size), source_ids, max_length)
+
+    out = translate_ids(ids, decode, words, extra_length=1)
+    assert [t.decode() for t in out.numpy()] == ["The cat", "", "A red dog sees the cat", ""]
+    [(source, limits)] = calls  # one decoding, of the two sentences with words
+    assert source.shape == (2, 8)
+    assert limits.tolist() == [4 + 1, 8 + 1]  # own length (markers included) + extra_length
+
+
+def test_translate_ids_of_only_empty_sentences_decodes_nothing(words):
+    def decode(source_ids, max_length):
+        raise AssertionError("nothing should be decoded")
+
+    for sentences in (["", " \t "], []):
+        ids = tokenize_sources(words, tf.constant(sentences, tf.string), 64)
+        out = translate_ids(ids, decode, words, extra_length=10)
+        assert out.numpy().tolist() == [b""] * len(sentences)
 
 
 def test_translate_returns_one_translation_per_sentence_in_input_order(words):

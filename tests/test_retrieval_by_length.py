@@ -7,7 +7,7 @@ answer of every query is known by construction.
 import numpy as np
 import pytest
 
-from s2s_keras.models.encoder_only import retrieval_accuracy, retrieval_by_length, retrieval_hits
+from s2s_keras.evaluation import retrieval_accuracy, retrieval_by_length, retrieval_hits
 from s2s_keras.text import WordTokenizer
 from s2s_keras.types import ParallelText
 

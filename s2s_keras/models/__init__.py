@@ -7,20 +7,15 @@ Every model offers:
 - `decode_step(state, last_ids, step)` → `(logits [B, V], new_state)`,
 
 so one decoding module (`s2s_keras.decoding`) serves every architecture. The
-encoder-only `DualEncoder` of notebook 01 (translation retrieval) is here too; it has no
-decoder, so the `--model` registry does not offer it.
+encoder-only `DualEncoder` of notebook 01 (translation retrieval) is here too, with its
+training loss; it has no decoder, so the `--model` registry does not offer it. Its
+dataset is in `s2s_keras.pipeline`, its metrics in `s2s_keras.evaluation`. Nothing here
+imports tensorflow-text: the models take token ids.
 """
 
 from dataclasses import replace
 
-from s2s_keras.models.encoder_only import (
-    DualEncoder,
-    DualEncoderConfig,
-    in_batch_accuracy,
-    in_batch_softmax_loss,
-    make_retrieval_dataset,
-    retrieval_accuracy,
-)
+from s2s_keras.models.encoder_only import DualEncoder, DualEncoderConfig, in_batch_softmax_loss
 from s2s_keras.models.rnn import AttentionSeq2Seq, AttentionSeq2SeqConfig, Seq2Seq, Seq2SeqConfig
 from s2s_keras.models.transformer import Transformer, TransformerConfig
 
@@ -68,10 +63,7 @@ __all__ = [
     "DEFAULT_CONFIGS",
     "DualEncoder",
     "DualEncoderConfig",
-    "in_batch_accuracy",
     "in_batch_softmax_loss",
-    "make_retrieval_dataset",
-    "retrieval_accuracy",
     "MODEL_NAMES",
     "AttentionSeq2Seq",
     "AttentionSeq2SeqConfig",

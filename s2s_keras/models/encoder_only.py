@@ -10,24 +10,25 @@ trained so that a sentence and its translation get nearby vectors (Guo et al. 20
 2019, "Improving Multilingual Sentence Embedding using Bi-directional Dual Encoder with
 Additive Margin Softmax"), and measured by top-1 translation retrieval.
 
+The model and the loss it is trained with are here; its batches come from
+`s2s_keras.pipeline.make_retrieval_dataset`, its metrics (`in_batch_accuracy`,
+`retrieval_accuracy`, `retrieval_by_length`) from `s2s_keras.evaluation`. A `.keras`
+file of a model compiled with `in_batch_accuracy` loads once `s2s_keras.evaluation` is
+imported, which registers the metric (or with `compile=False`).
+
 Shapes: `B` batch, `S` source length, `T` target length, `D` encoder output size
-(`2 * units`), `E` sentence-embedding size, `N` sentences in an evaluation set.
+(`2 * units`), `E` sentence-embedding size.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import keras
-import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from s2s_keras.layers import RNNEncoder
-from s2s_keras.text import Tokenizer
-from s2s_keras.types import ParallelText
 
 POOLINGS = ("final", "mean")
 # CLIP's cap on the learned scale (Radford et al. 2021): beyond it the softmax is nearly
@@ -65,7 +66,7 @@ def in_batch_softmax_loss(y_true, y_pred):
     (columns), as in Yang et al. (2019) and CLIP (Radford et al. 2021).
 
     Args:
-        y_true: ignored; the labels are the diagonal. `make_retrieval_dataset` yields
+        y_true: ignored; the labels are the diagonal. `pipeline.make_retrieval_dataset` yields
             zeros so that `Model.fit` has something to pass.
         y_pred: `[B, B]` logits, e.g. the output of `DualEncoder`.
 
@@ -79,22 +80,6 @@ def in_batch_softmax_loss(y_true, y_pred):
     source_to_target = ops.logsumexp(logits, axis=1) - positives  # [B]
     target_to_source = ops.logsumexp(logits, axis=0) - positives  # [B]
     return 0.5 * (source_to_target + target_to_source)
-
-
-@keras.saving.register_keras_serializable(package="s2s_keras")
-def in_batch_accuracy(y_true, y_pred):
-    """Share of sources whose translation scores highest among the batch's targets.
-
-    Args:
-        y_true: ignored; the labels are the diagonal.
-        y_pred: `[B, B]` logits.
-
-    Returns:
-        `[B]` float32, 1.0 where row `i`'s argmax is `i` (ties go to the first column).
-    """
-    del y_true
-    best = ops.argmax(y_pred, axis=1)  # [B]
-    return ops.cast(ops.equal(best, ops.arange(ops.shape(y_pred)[0], dtype=best.dtype)), "float32")
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -252,182 +237,3 @@ class DualEncoder(keras.Model):
             "scale": self.scale,
             "learn_scale": self.learn_scale,
         }
-
-
-def make_retrieval_dataset(
-    data: ParallelText,
-    source_tokenizer: Tokenizer,
-    target_tokenizer: Tokenizer,
-    *,
-    batch_size: int = 64,
-    seed: int | None = None,
-    max_length: int = 64,
-) -> tf.data.Dataset:
-    """Shuffled batches of `((source_ids, target_ids), zeros)` for `DualEncoder.fit`.
-
-    Every batch is full (`drop_remainder=True`): the batch is the set of candidates, so
-    a small last batch would be an easier task with a different loss scale. There is no
-    length bucketing: in a bucketed batch every negative has about the length of the
-    right answer, and that would hide the easiest cue of all (length) from training,
-    only for the model to meet it at evaluation.
-
-    In-batch negatives assume that no two pairs of a batch share a translation; the toy
-    corpus has none, and duplicates in real corpora are rare enough to be harmless noise.
-
-    Args:
-        data: the sentence pairs, at least `batch_size` of them.
-        source_tokenizer, target_tokenizer: tokenizers of each side.
-        batch_size: `B`, pairs per batch, each other's negatives. Defaults to 64.
-        seed: shuffle seed; `None` for a different order each run.
-        max_length: longest sequence kept, in tokens including `[START]` and `[END]`;
-            longer ones are cut. Defaults to 64.
-
-    Returns:
-        A `tf.data.Dataset` of `((int64 [B, S], int64 [B, T]), float32 [B])`, padded
-        with 0; the zeros are the (ignored) labels of `in_batch_softmax_loss`.
-    """
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be >= 2 (in-batch negatives), got {batch_size!r}")
-    if len(data) < batch_size:
-        raise ValueError(
-            f"got {len(data)} sentence pairs, fewer than one full batch of {batch_size}; "
-            "pass more pairs or a smaller batch_size"
-        )
-
-    def tokenize(src, tgt):
-        return (
-            source_tokenizer.tokenize(src)[:, :max_length],
-            target_tokenizer.tokenize(tgt)[:, :max_length],
-        )
-
-    ds = (
-        tf.data.Dataset.from_tensor_slices((list(data.source), list(data.target)))
-        .batch(1024)
-        .map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
-        .unbatch()
-        # unbatch leaves rank-1 "ragged" specs (ragged_rank 0) that padded_batch rejects.
-        .map(lambda s, t: (tf.identity(s), tf.identity(t)))
-        .cache()
-        .shuffle(len(data), seed=seed, reshuffle_each_iteration=True)  # see make_dataset
-        .padded_batch(batch_size, padded_shapes=([None], [None]), drop_remainder=True)
-        .map(lambda s, t: ((s, t), tf.zeros([batch_size], tf.float32)))
-        # `unbatch` loses the length; stating it gives Keras an epoch length from the start.
-        .apply(tf.data.experimental.assert_cardinality(len(data) // batch_size))
-    )
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def _embed_all(embed, tokenizer: Tokenizer, sentences, batch_size: int) -> np.ndarray:
-    """`N` sentences → `[N, E]` float64 embeddings, in order, `batch_size` at a time."""
-    chunks = []
-    for i in range(0, len(sentences), batch_size):
-        ids = tokenizer.tokenize(list(sentences[i : i + batch_size])).to_tensor()  # [b, S]
-        chunks.append(keras.ops.convert_to_numpy(embed(ids)).astype(np.float64))
-    return np.concatenate(chunks, axis=0)
-
-
-def retrieval_accuracy(
-    model,
-    data: ParallelText,
-    source_tokenizer: Tokenizer,
-    target_tokenizer: Tokenizer,
-    batch_size: int = 256,
-) -> float:
-    """Top-1 accuracy of finding each source's translation among all targets of `data`.
-
-    Every source and every target is embedded (`model.embed_source`, `model.embed_target`,
-    no dropout); source `i` retrieves the target of highest cosine, ties going to the
-    lowest index. It counts as right when that target's text is the reference `data.target[i]`,
-    so a duplicate of the reference elsewhere in `data` is not held against the model.
-    Chance is about `1 / N`. The result depends only on the model and `data`: not on
-    `batch_size`, nor on any random state.
-
-    Args:
-        model: a `DualEncoder`, or anything with `embed_source` and `embed_target` mapping
-            `[B, S]` int ids to `[B, E]` unit vectors.
-        data: the `N` pairs, each source's translation among the `N` candidates.
-        source_tokenizer, target_tokenizer: tokenizers of each side.
-        batch_size: sentences embedded at once. Defaults to 256.
-
-    Returns:
-        A float in `[0, 1]`.
-    """
-    hits = retrieval_hits(model, data, source_tokenizer, target_tokenizer, batch_size)
-    return float(np.mean(hits))
-
-
-def retrieval_hits(
-    model,
-    data: ParallelText,
-    source_tokenizer: Tokenizer,
-    target_tokenizer: Tokenizer,
-    batch_size: int = 256,
-) -> np.ndarray:
-    """Per pair, whether its source retrieves its translation among all targets of `data`.
-
-    The sentence-level verdicts behind `retrieval_accuracy` (same rule, same arguments):
-    source `i` is right when the target of highest cosine has the text of `data.target[i]`.
-
-    Returns:
-        `[N]` bool array, aligned with `data`.
-    """
-    if len(data) == 0:
-        raise ValueError("cannot measure retrieval on 0 sentence pairs")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-    sources = _embed_all(model.embed_source, source_tokenizer, data.source, batch_size)  # [N, E]
-    targets = _embed_all(model.embed_target, target_tokenizer, data.target, batch_size)  # [N, E]
-    # Rows a chunk at a time: the full [N, N] matrix of a large test set need not fit.
-    best = np.concatenate(
-        [
-            np.argmax(sources[i : i + batch_size] @ targets.T, axis=1)  # [b, N] → [b]
-            for i in range(0, len(data), batch_size)
-        ]
-    )
-    references = np.asarray(data.target, dtype=object)
-    return references[best] == references  # [N] bool
-
-
-def retrieval_by_length(
-    model,
-    data: ParallelText,
-    source_tokenizer: Tokenizer,
-    target_tokenizer: Tokenizer,
-    edges: Sequence[int] = (0, 5, 10, 15, 20),
-    batch_size: int = 256,
-) -> list[dict]:
-    """Top-1 retrieval accuracy per bucket of source length (whitespace-separated words).
-
-    Every source still searches among all `N` targets of `data`, so the buckets differ
-    only in the sentences asked about, not in how many candidates they face. Notebook 01
-    uses it to show what one fixed vector per sentence keeps as sentences grow.
-
-    Args:
-        model, data, source_tokenizer, target_tokenizer, batch_size: as in
-            `retrieval_accuracy`.
-        edges: increasing bucket lower bounds; the last bucket is open-ended.
-
-    Returns:
-        One dict per non-empty bucket: `{"bucket": "5-9", "min": 5, "max": 9,
-        "sentences": n, "accuracy": float}` (`max` is None for the open bucket).
-    """
-    edges = list(edges)
-    if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
-        raise ValueError(f"edges must be a non-empty increasing sequence, got {edges!r}")
-    hits = retrieval_hits(model, data, source_tokenizer, target_tokenizer, batch_size)  # [N]
-    lengths = np.array([len(s.split()) for s in data.source])  # [N]
-    rows = []
-    for low, high in zip(edges, edges[1:] + [None], strict=True):
-        picked = (lengths >= low) & (lengths < high if high is not None else True)
-        if not picked.any():
-            continue
-        rows.append(
-            {
-                "bucket": f"{low}+" if high is None else f"{low}-{high - 1}",
-                "min": low,
-                "max": None if high is None else high - 1,
-                "sentences": int(picked.sum()),
-                "accuracy": float(hits[picked].mean()),
-            }
-        )
-    return rows
