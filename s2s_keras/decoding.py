@@ -451,7 +451,7 @@ def tokenize_sources(tokenizer: Tokenizer, text, max_length: int) -> tf.RaggedTe
     return tokenizer.tokenize(text)[:, :max_length]
 
 
-def _has_words(lengths):
+def has_words(lengths):
     """Whether sources of these lengths (markers included) have anything to translate.
 
     `[START] [END]` alone is what an empty, whitespace or invisible input tokenizes to.
@@ -482,7 +482,7 @@ def translate_ids(
         `[B]` `tf.string`, in the order of `source_ids`.
     """
     lengths = tf.cast(source_ids.row_lengths(), tf.int32)  # [B], markers included
-    keep = tf.where(_has_words(lengths))[:, 0]  # [K] indices of the sentences to translate
+    keep = tf.where(has_words(lengths))[:, 0]  # [K] indices of the sentences to translate
     outputs = tf.fill(tf.shape(lengths), "")
 
     def translate_kept():
@@ -553,7 +553,7 @@ def translate(
     ids = tokenize_sources(source_tokenizer, sentences, max_source_length)
     lengths = ids.row_lengths().numpy()
     # Sentences with no words stay out of the batches: they would only take room there.
-    order = [i for i in np.argsort(lengths, kind="stable") if _has_words(lengths[i])]
+    order = [i for i in np.argsort(lengths, kind="stable") if has_words(lengths[i])]
     out: list[str] = [""] * len(sentences)
     bar = tqdm(total=len(order), disable=not progress, unit="sent", desc="translate")
     for i in range(0, len(order), batch_size):
@@ -606,7 +606,7 @@ def n_best_translations(
         (`length_penalty`). Empty input gives `[("", 0.0)]`.
     """
     ids = tokenize_sources(source_tokenizer, [sentence], max_source_length).to_tensor()
-    if not _has_words(ids.shape[1]):
+    if not has_words(ids.shape[1]):
         return [("", 0.0)]
     tokens, scores = beam_search(
         model,
@@ -618,6 +618,76 @@ def n_best_translations(
     )
     texts = target_tokenizer.detokenize(tokens[0]).numpy()
     return [(t.decode("utf-8"), float(s)) for t, s in zip(texts, scores[0].numpy(), strict=True)]
+
+
+def forced_attention(model, source_ids, output_ids):
+    """The cross-attention of a given translation: every layer and head, step by step.
+
+    The explorer (`s2s_keras.explorer`) and the exported `translate_with_attention`
+    signature show it for any hypothesis of beam search, not only the greedy one: the
+    output is fed back teacher-forced. A Transformer is run once over the whole output
+    (`cross_attention_weights`, layer by layer, head by head); a recurrent model steps
+    through `decode_step`, reading its `"attention"` entry (one layer, one head).
+
+    Args:
+        model: a seq2seq model with `encode` / `decode_step` and attention.
+        source_ids: `[B, S]` int ids, padded with 0.
+        output_ids: `[B, T]` int ids of the translations, `[END]` included, padded with 0
+            (what `greedy_decode` or `beam_search` return).
+
+    Returns:
+        `[B, layers, N, T, S]` float32; rows of positions after a translation's `[END]`
+        (and of padding) are zero. For a recurrent model `layers = N = 1`.
+
+    Raises:
+        ValueError: the model has no attention (its decoding state has no `"attention"`).
+    """
+    source_ids = _prepare(model, source_ids)
+    output_ids = tf.convert_to_tensor(output_ids, tf.int64)
+    if hasattr(model, "cross_attention_weights"):
+        return _forced_heads(model, source_ids, output_ids)
+    return _forced_steps(model, source_ids, output_ids)
+
+
+def _output_positions(output_ids):
+    """`[B, T]` True where a position holds an output token (up to its `[END]`)."""
+    ended_before = tf.cumsum(tf.cast(output_ids == END_ID, tf.int32), axis=1, exclusive=True)
+    return (ended_before == 0) & (output_ids != PAD_ID)
+
+
+@tf.function(reduce_retracing=True)
+def _forced_heads(model, source_ids, output_ids):
+    batch = tf.shape(output_ids)[0]
+    start = tf.fill([batch, 1], tf.constant(START_ID, tf.int64))
+    target_in = tf.concat([start, output_ids[:, :-1]], axis=1)  # [B, T]
+    target_in = tf.where(_output_positions(output_ids), target_in, PAD_ID)
+    layers = model.cross_attention_weights(source_ids, target_in)  # per layer [B, N, T, S]
+    weights = tf.cast(tf.stack(layers, axis=1), tf.float32)  # [B, layers, N, T, S]
+    keep = tf.cast(_output_positions(output_ids), tf.float32)[:, None, None, :, None]
+    return weights * keep
+
+
+@tf.function(reduce_retracing=True)
+def _forced_steps(model, source_ids, output_ids):
+    batch = tf.shape(source_ids)[0]
+    steps = tf.shape(output_ids)[1]
+    state = model.encode(source_ids, max_length=steps)
+    if "attention" not in state:
+        raise ValueError(
+            f"{type(model).__name__} has no attention to show: its decoding state has no "
+            "'attention' entry; use a model with attention (e.g. AttentionSeq2Seq)"
+        )
+    keep = _output_positions(output_ids)  # [B, T]
+    last = tf.fill([batch], tf.constant(START_ID, tf.int64))
+    attention = tf.TensorArray(tf.float32, size=steps)
+    for step in tf.range(steps):
+        _, state = model.decode_step(state, last, step)
+        weights = tf.cast(state["attention"], tf.float32)  # [B, S]
+        attention = attention.write(step, tf.where(keep[:, step, None], weights, 0.0))
+        # Finished rows read [END], never padding (see `_next_input`).
+        last = _next_input(output_ids[:, step], ~keep[:, step])
+    weights = tf.transpose(attention.stack(), [1, 0, 2])  # [B, T, S]
+    return weights[:, None, None]  # [B, 1, 1, T, S]
 
 
 def attention_map(

@@ -35,10 +35,11 @@ import tensorflow as tf
 from s2s_keras import decoding
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.errors import S2SError
-from s2s_keras.text import END_ID, START_ID, Tokenizer
+from s2s_keras.text import END_ID, PAD_ID, START_ID, Tokenizer
 
 SIGNATURE_INPUT = "text"
 SIGNATURE_OUTPUT = "translation"
+ATTENTION_SIGNATURE = "translate_with_attention"
 METADATA = "export.json"
 
 
@@ -91,6 +92,10 @@ class Translator(tf.Module):
         )
         self._max_source_length = max_source_length
         self._extra_length = extra_length
+        self._attend = functools.partial(decoding.forced_attention, model)
+        # Ids → token strings inside the graph, for the attention signature's labels.
+        self._source_vocab = tf.constant(source_tokenizer.vocab)
+        self._target_vocab = tf.constant(target_tokenizer.vocab)
 
     # No AutoGraph: this code has no Python control flow over tensors (the decoding
     # functions it calls are `tf.function`s with their own AutoGraph setting).
@@ -107,9 +112,62 @@ class Translator(tf.Module):
     @tf.function(
         input_signature=[tf.TensorSpec([None], tf.string, name=SIGNATURE_INPUT)], autograph=False
     )
+    def translate_with_attention(self, text):
+        """The `translate_with_attention` signature: each translation and what it attended to.
+
+        Only for models with attention (`has_attention`). The translation is the one
+        `translate` gives; its attention is `decoding.forced_attention` of it.
+
+        Returns:
+            A dict: `"translation"` `[B]` strings; `"source_tokens"` `[B, S]` and
+            `"output_tokens"` `[B, L]` token strings (`""` for padding, `[END]`
+            included); `"attention"` `[B, layers, N, L, S]` float32 (`layers = N = 1`
+            for a recurrent model), zero for padding and for sentences without words.
+        """
+        ids = decoding.tokenize_sources(self.source_tokenizer, text, self._max_source_length)
+        lengths = tf.cast(ids.row_lengths(), tf.int32)  # [B]
+        source = ids.to_tensor(default_value=PAD_ID)  # [B, S]
+        has_words = decoding.has_words(lengths)  # [B]
+
+        def decode_all():
+            limit = lengths + self._extra_length  # [B]
+            tokens = self._decode(source, limit)  # [B, L]
+            steps = tf.range(tf.shape(tokens)[1])[None, :]  # [1, L]
+            keep = (steps < limit[:, None]) & has_words[:, None]
+            tokens = tf.where(keep, tokens, tf.constant(PAD_ID, tokens.dtype))
+            return tokens, self._attend(source, tokens)
+
+        def nothing():
+            return tf.zeros([0, 0], tf.int64), tf.zeros([0, 1, 1, 0, 0], tf.float32)
+
+        # Beam search cannot take zero sentences; an empty batch has nothing to decode.
+        tokens, attention = tf.cond(tf.size(lengths) > 0, decode_all, nothing)
+        translation = self.target_tokenizer.detokenize(tokens)  # [B]
+        return {
+            SIGNATURE_OUTPUT: tf.where(has_words, translation, ""),
+            "source_tokens": _token_strings(self._source_vocab, source),
+            "output_tokens": _token_strings(self._target_vocab, tokens),
+            "attention": attention,
+        }
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name=SIGNATURE_INPUT)], autograph=False
+    )
     def serve(self, text):
         """The `serving_default` signature: `{"translation": translate(text)}`."""
         return {SIGNATURE_OUTPUT: self.translate(text)}
+
+
+def _token_strings(vocab, ids):
+    """`[B, X]` ids → their token strings, `""` for padding."""
+    return tf.where(ids == PAD_ID, "", tf.gather(vocab, ids))
+
+
+def has_attention(model) -> bool:
+    """Whether `model` has attention to show (its decoding state has `"attention"`)."""
+    if hasattr(model, "cross_attention_weights"):
+        return True
+    return "attention" in model.encode(tf.constant([[START_ID, END_ID]], tf.int64))
 
 
 def export_saved_model(
@@ -194,7 +252,10 @@ def export_saved_model(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        tf.saved_model.save(translator, str(tmp), signatures={"serving_default": translator.serve})
+        signatures = {"serving_default": translator.serve}
+        if has_attention(model):
+            signatures[ATTENTION_SIGNATURE] = translator.translate_with_attention
+        tf.saved_model.save(translator, str(tmp), signatures=signatures)
         # `assets.extra/` holds files for people and tools, not for the graph (the place
         # TensorFlow Serving reads its warm-up requests from).
         (tmp / "assets.extra").mkdir()

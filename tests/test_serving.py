@@ -1,5 +1,6 @@
 """Serving the export: signatures read by `saved_model_cli`, the REST format, text ops."""
 
+import functools
 import re
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ def exports(tmp_path_factory):
     return out
 
 
+@functools.cache
 def saved_model_cli_signatures(path) -> dict:
     """`{signature: {"inputs": {name: (dtype, shape)}, "outputs": {...}, "method": ...}}`."""
     cli = shutil.which("saved_model_cli", path=str(Path(sys.executable).parent))
@@ -88,3 +90,20 @@ def test_the_text_ops_of_each_tokenizer_kind(exports):
         "NormalizeUTF8",
         "WordpieceTokenizeWithOffsets",
     ]
+
+
+@pytest.mark.parametrize(("name", "heads"), [("bahdanau", "1"), ("transformer", "-1")])
+def test_saved_model_cli_reads_the_attention_signature(exports, name, heads):
+    signatures = saved_model_cli_signatures(exports[name])
+    assert signatures["translate_with_attention"] == {
+        "inputs": {"text": ("DT_STRING", "(-1)")},
+        "outputs": {
+            # [B, layers, N, T, S]: one layer of the baseline Transformer, its heads a
+            # graph-time unknown (the empty-batch branch has one).
+            "attention": ("DT_FLOAT", f"(-1, 1, {heads}, -1, -1)"),
+            "output_tokens": ("DT_STRING", "(-1, -1)"),
+            "source_tokens": ("DT_STRING", "(-1, -1)"),
+            "translation": ("DT_STRING", "(-1)"),
+        },
+        "method": "tensorflow/serving/predict",
+    }
