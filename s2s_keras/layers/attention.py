@@ -5,10 +5,13 @@ use the alphabet of `s2s_keras.layers`: the queries are decoder states `[B, T, H
 values encoder outputs `[B, S, D]`.
 
 Both layers share one call signature, so a decoder can swap one for the other:
-`layer(query, value, mask=None, keys=None)` → `(context, weights)`, where `keys` is the
-result of `layer.project_keys(value)`, computed once per source sentence by step-by-step
-decoding instead of once per step. The mask is an explicit argument: neither layer reads
-a Keras mask attached to its inputs, nor attaches one to its outputs.
+`layer(query, value, value_mask=None, keys=None)` → `(context, weights)`, where `keys`
+is the result of `layer.project_keys(value)`, computed once per source sentence by
+step-by-step decoding instead of once per step.
+
+Masks work as in `keras.layers.MultiHeadAttention`: `value_mask` defaults to the Keras
+mask of `value` (`value._keras_mask`, set by e.g. `Embedding(mask_zero=True)`), and the
+context carries the Keras mask of `query`, if it has one.
 """
 
 import keras
@@ -26,11 +29,10 @@ def _additive_scores(query_proj, keys, score_dense):
     return ops.squeeze(score_dense(hidden), -1)  # [B, T, S]
 
 
-def _attend(scores, value, mask):
+def _attend(scores, value, value_mask):
     """Masked softmax of `[B, T, S]` scores, then the weighted sum of `[B, S, D]` values."""
-    if mask is not None:
-        mask = ops.expand_dims(ops.cast(mask, "bool"), 1)  # [B, 1, S]
-    weights = masked_softmax(scores, mask)  # [B, T, S] float32
+    mask = None if value_mask is None else ops.expand_dims(ops.cast(value_mask, "bool"), 1)
+    weights = masked_softmax(scores, mask)  # [B, T, S] float32; mask [B, 1, S]
     context = ops.matmul(ops.cast(weights, value.dtype), value)  # [B, T, D]
     return context, weights
 
@@ -48,7 +50,8 @@ class BahdanauAttention(keras.layers.Layer):
     Call arguments:
         query: `[B, T, H]` decoder states.
         value: `[B, S, D]` encoder outputs.
-        mask: optional `[B, S]` bool, True on real source tokens. Padding gets weight 0.
+        value_mask: optional `[B, S]` bool, True on real source tokens; padding gets
+            weight 0. Defaults to the Keras mask of `value`, if it has one.
         keys: optional `[B, S, A]` result of `project_keys(value)`, so step-by-step
             decoding projects the source once instead of at every step.
 
@@ -59,6 +62,7 @@ class BahdanauAttention(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = positive_int("units", units)
+        self.supports_masking = True  # the context keeps the query's Keras mask
 
     def build(self, query_shape, value_shape):
         self.query_dense = keras.layers.Dense(
@@ -77,11 +81,11 @@ class BahdanauAttention(keras.layers.Layer):
     def project_keys(self, value):
         return self.key_dense(value)  # [B, S, A]
 
-    def call(self, query, value, mask=None, keys=None):
+    def call(self, query, value, value_mask=None, keys=None):
         if keys is None:
             keys = self.project_keys(value)
         scores = _additive_scores(self.query_dense(query), keys, self.score_dense)  # [B, T, S]
-        return _attend(scores, value, mask)
+        return _attend(scores, value, value_mask)
 
     def compute_output_shape(self, query_shape, value_shape):
         b, t = query_shape[0], query_shape[1]
@@ -121,7 +125,8 @@ class LuongAttention(keras.layers.Layer):
     Call arguments:
         query: `[B, T, H]` decoder states.
         value: `[B, S, D]` encoder outputs.
-        mask: optional `[B, S]` bool, True on real source tokens. Padding gets weight 0.
+        value_mask: optional `[B, S]` bool, True on real source tokens; padding gets
+            weight 0. Defaults to the Keras mask of `value`, if it has one.
         keys: optional result of `project_keys(value)` (`[B, S, D]` for `"dot"`, which
             is `value` itself, `[B, S, H]` for `"general"`, `[B, S, A]` for `"concat"`),
             so step-by-step decoding projects the source once instead of at every step.
@@ -142,6 +147,7 @@ class LuongAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.score = one_of("score", score, LUONG_SCORES)
         self.scaled = boolean("scaled", scaled)
+        self.supports_masking = True  # the context keeps the query's Keras mask
 
     def build(self, query_shape, value_shape):
         query_dim, value_dim = query_shape[-1], value_shape[-1]
@@ -178,7 +184,7 @@ class LuongAttention(keras.layers.Layer):
             return value  # [B, S, D]
         return self.key_dense(value)  # [B, S, H] ("general") or [B, S, A] ("concat")
 
-    def call(self, query, value, mask=None, keys=None):
+    def call(self, query, value, value_mask=None, keys=None):
         if keys is None:
             keys = self.project_keys(value)
         if self.score == "concat":
@@ -189,7 +195,7 @@ class LuongAttention(keras.layers.Layer):
             scores = ops.matmul(query, ops.swapaxes(keys, 1, 2))  # [B, T, H] x [B, H, S]
             if self.scaled:
                 scores = scores / ops.cast(ops.sqrt(float(query.shape[-1])), scores.dtype)
-        return _attend(scores, value, mask)  # [B, T, D], [B, T, S]
+        return _attend(scores, value, value_mask)  # [B, T, D], [B, T, S]
 
     def compute_output_shape(self, query_shape, value_shape):
         b, t = query_shape[0], query_shape[1]

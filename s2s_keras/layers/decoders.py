@@ -218,7 +218,7 @@ class AttentionDecoder(keras.layers.Layer):
             rnn_out, state = self.rnn(
                 x, initial_state=state, mask=ops.not_equal(target_in, 0), training=training
             )  # [B, T, H], [B, H]
-            context, weights = self.attention(rnn_out, memory, mask=memory_mask, keys=keys)
+            context, weights = self.attention(rnn_out, memory, value_mask=memory_mask, keys=keys)
             h = self.combine(ops.concatenate([context, rnn_out], axis=-1))  # [B, T, H]
         h = self.dropout_layer(h, training=training)
         return self.logits(h), state, weights  # [B, T, V], state, [B, T, S]
@@ -240,7 +240,7 @@ class AttentionDecoder(keras.layers.Layer):
             x_t, real_t = ops.take(x, t, axis=1), ops.take(real, t, axis=1)  # [B, E], [B]
             s_t, _ = self.cell(ops.concatenate([x_t, feed], axis=-1), hidden, training=training)
             context, weights_t = self.attention(
-                ops.expand_dims(s_t, 1), memory, mask=memory_mask, keys=keys
+                ops.expand_dims(s_t, 1), memory, value_mask=memory_mask, keys=keys
             )  # [B, 1, D], [B, 1, S]
             h_t = self.combine(ops.concatenate([context[:, 0], s_t], axis=-1))  # [B, H]
             # A padding step keeps the state, as the masked fused GRU does.
