@@ -18,8 +18,9 @@ write tensor shapes with one alphabet, one meaning per letter:
 - `K`: size of one head, `D / N`.
 - `F`: hidden width of the Transformer's feed-forward network.
 
-Masks are explicit arguments, boolean and True where attention is allowed (`padding_mask`
-marks real tokens); no layer reads or sets Keras' implicit masks (`_keras_mask`).
+Masks are boolean, True where attention is allowed (`padding_mask` marks real tokens),
+and passed as arguments; the attention layers also read the Keras mask of their values,
+as `keras.layers.MultiHeadAttention` does.
 """
 
 from s2s_keras.layers.attention import BahdanauAttention, LuongAttention
