@@ -1,4 +1,4 @@
-"""Recurrent models behind the one interface (DESIGN §3): `Seq2Seq` (a fixed context
+"""Recurrent models behind the one interface: `Seq2Seq` (a fixed context
 vector) and `AttentionSeq2Seq` with every attention score, with and without input
 feeding.
 
@@ -212,8 +212,26 @@ def test_attention_seq2seq_from_config_object_passes_attention_and_input_feeding
 
 
 def test_attention_seq2seq_rejects_an_unknown_attention_and_echoes_it():
-    with pytest.raises(ValueError, match="attention must be one of .*got 'luong'$"):
+    message = "^attention must be 'bahdanau', 'dot', 'general' or 'concat', got 'luong'$"
+    with pytest.raises(ValueError, match=message):
         AttentionSeq2Seq(SOURCE_VOCAB, TARGET_VOCAB, attention="luong")
+
+
+@pytest.mark.parametrize("cls", [Seq2Seq, AttentionSeq2Seq])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"source_vocab_size": 0}, "source_vocab_size must be a positive integer, got 0"),
+        ({"target_vocab_size": 1.5}, "target_vocab_size must be a positive integer, got 1.5"),
+        ({"embedding_dim": None}, "embedding_dim must be a positive integer, got None"),
+        ({"units": True}, "units must be a positive integer, got True"),
+        ({"dropout": 1}, r"dropout must be in \[0, 1\), got 1"),
+    ],
+)
+def test_recurrent_models_reject_bad_sizes_by_their_own_names(cls, kwargs, message):
+    arguments = {"source_vocab_size": SOURCE_VOCAB, "target_vocab_size": TARGET_VOCAB, **kwargs}
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        cls(**arguments)
 
 
 @pytest.mark.parametrize("input_feeding", [False, True], ids=["after_rnn", "input_feeding"])
@@ -247,6 +265,20 @@ def test_input_feeding_greedy_decode_equals_step_by_step_decoding():
 
 def test_input_feeding_model_fits_then_reloads_to_identical_outputs(tmp_path):
     assert_fits_then_reloads_to_identical_outputs(tiny_input_feeding(dropout=0.1), tmp_path)
+
+
+def test_attention_seq2seq_mixed_precision_step_and_greedy_decoding(mixed_float16):
+    model = tiny(AttentionSeq2Seq)
+    state = assert_mixed_precision_step_works(model)
+    assert model.decoder.attention.compute_dtype == "float16"
+    attention = keras.ops.convert_to_numpy(state["attention"])
+    assert attention.dtype == np.float32
+    assert np.all(attention[1, 3:] == 0.0)
+    # In a `tf.function` while loop, as `greedy_decode` runs it: float32 attention.
+    tokens, attention = greedy_decode(model, SOURCE, 4)
+    assert tokens.shape == (3, 4) and attention.dtype == "float32"
+    assert np.all(np.isfinite(attention.numpy()))
+    assert np.all(attention.numpy()[1, :, 3:] == 0.0)
 
 
 def test_input_feeding_mixed_precision_step_gives_float32_logits_and_attention(mixed_float16):

@@ -1,18 +1,23 @@
 """Attention layers: additive (Bahdanau) and multiplicative (Luong) scoring.
 
-Introduced in notebook 04 (Bahdanau attention); notebook 05 adds Luong's scores.
-Shapes: `B` batch, `T` target (query) length, `S` source length, `H` hidden (`Hq` of the
-queries, `Hv` of the values), `A` the attention dimension of the additive scores.
+Introduced in notebook 04 (Bahdanau attention); notebook 05 adds Luong's scores. Shapes
+use the alphabet of `s2s_keras.layers`: the queries are decoder states `[B, T, H]`, the
+values encoder outputs `[B, S, D]`.
 
 Both layers share one call signature, so a decoder can swap one for the other:
-`layer(query, value, mask=None, keys=None)` → `(context, weights)`, where `keys` is the
-result of `layer.project_keys(value)`, computed once per source sentence by step-by-step
-decoding instead of once per step.
+`layer(query, value, value_mask=None, keys=None)` → `(context, weights)`, where `keys`
+is the result of `layer.project_keys(value)`, computed once per source sentence by
+step-by-step decoding instead of once per step.
+
+Masks work as in `keras.layers.MultiHeadAttention`: `value_mask` defaults to the Keras
+mask of `value` (`value._keras_mask`, set by e.g. `Embedding(mask_zero=True)`), and the
+context carries the Keras mask of `query`, if it has one.
 """
 
 import keras
 from keras import ops
 
+from s2s_keras.checks import boolean, one_of, positive_int, without_removed_options
 from s2s_keras.layers.masking import masked_softmax
 
 LUONG_SCORES = ("dot", "general", "concat")
@@ -24,12 +29,11 @@ def _additive_scores(query_proj, keys, score_dense):
     return ops.squeeze(score_dense(hidden), -1)  # [B, T, S]
 
 
-def _attend(scores, value, mask):
-    """Masked softmax of `[B, T, S]` scores, then the weighted sum of `[B, S, Hv]` values."""
-    if mask is not None:
-        mask = ops.expand_dims(ops.cast(mask, "bool"), 1)  # [B, 1, S]
-    weights = masked_softmax(scores, mask)  # [B, T, S] float32
-    context = ops.matmul(ops.cast(weights, value.dtype), value)  # [B, T, Hv]
+def _attend(scores, value, value_mask):
+    """Masked softmax of `[B, T, S]` scores, then the weighted sum of `[B, S, D]` values."""
+    mask = None if value_mask is None else ops.expand_dims(ops.cast(value_mask, "bool"), 1)
+    weights = masked_softmax(scores, mask)  # [B, T, S] float32; mask [B, 1, S]
+    context = ops.matmul(ops.cast(weights, value.dtype), value)  # [B, T, D]
     return context, weights
 
 
@@ -44,22 +48,21 @@ class BahdanauAttention(keras.layers.Layer):
         units: `A`, the size of the hidden layer that scores each (query, key) pair.
 
     Call arguments:
-        query: `[B, T, Hq]` decoder states.
-        value: `[B, S, Hv]` encoder outputs.
-        mask: optional `[B, S]` bool, True on real source tokens. Padding gets weight 0.
+        query: `[B, T, H]` decoder states.
+        value: `[B, S, D]` encoder outputs.
+        value_mask: optional `[B, S]` bool, True on real source tokens; padding gets
+            weight 0. Defaults to the Keras mask of `value`, if it has one.
         keys: optional `[B, S, A]` result of `project_keys(value)`, so step-by-step
             decoding projects the source once instead of at every step.
 
     Returns:
-        `(context [B, T, Hv], weights [B, T, S] float32)`.
+        `(context [B, T, D], weights [B, T, S] float32)`.
     """
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
-        self.units = units
-        self.supports_masking = True
+        self.units = positive_int("units", units)
+        self.supports_masking = True  # the context keeps the query's Keras mask
 
     def build(self, query_shape, value_shape):
         self.query_dense = keras.layers.Dense(
@@ -78,11 +81,11 @@ class BahdanauAttention(keras.layers.Layer):
     def project_keys(self, value):
         return self.key_dense(value)  # [B, S, A]
 
-    def call(self, query, value, mask=None, keys=None):
+    def call(self, query, value, value_mask=None, keys=None):
         if keys is None:
             keys = self.project_keys(value)
         scores = _additive_scores(self.query_dense(query), keys, self.score_dense)  # [B, T, S]
-        return _attend(scores, value, mask)
+        return _attend(scores, value, value_mask)
 
     def compute_output_shape(self, query_shape, value_shape):
         b, t = query_shape[0], query_shape[1]
@@ -97,43 +100,39 @@ class LuongAttention(keras.layers.Layer):
     """Global attention of Luong, Pham and Manning (2015), the scores of eq. 8.
 
     - `"dot"`: `score(q_t, h_s) = q_tᵀ h_s`, no weights; queries and values must have
-      the same size (`Hq == Hv`).
+      the same size (`H == D`).
     - `"general"`: `score(q_t, h_s) = q_tᵀ W_a h_s`, the multiplicative score; `W_a h_s`
       is the key, so it is projected once per sentence.
-    - `"concat"`: `score(q_t, h_s) = v_aᵀ tanh(W_a [q_t; h_s])`. Splitting
-      `W_a = [W_q  W_k]` gives `W_a [q_t; h_s] = W_q q_t + W_k h_s`: the additive score
-      of `BahdanauAttention` (without a bias), kept here to compare all three of Luong's
-      scores under one name.
+    - `"concat"`: `score(q_t, h_s) = v_aᵀ tanh(W_a [q_t; h_s])` with a hidden layer of
+      `A = H` units. Splitting `W_a = [W_q  W_k]` gives `W_a [q_t; h_s] = W_q q_t + W_k h_s`:
+      the additive score of `BahdanauAttention` (without a bias), kept here to compare
+      all three of Luong's scores under one name.
 
     The weights are a softmax of the scores over the source positions (Luong's eq. 7),
     and the context is the weighted sum of the values.
 
-    `scaled` divides the `"dot"` and `"general"` scores by `√Hq`, as Vaswani et al. (2017)
-    do. Luong et al. do not, but without it a product of two `Hq`-wide vectors of unit
-    scale has a standard deviation of about `√Hq` (notebook 05: 20.3 for random 512-wide
-    vectors), so the softmax starts nearly one-hot on an arbitrary position and learns to
-    align slowly. On spa-eng, `luong-general` reached 11.0 BLEU in 20 minutes unscaled
-    (README, results) and 30.0 scaled (with embeddings of 256, docs/performance.md); with
-    the same seed and batches its mean training loss over the first 800 steps was 4.35
-    scaled against 4.59 unscaled. `"concat"` learns its own scale (`v_a`) and ignores `scaled`.
+    `scaled` divides the `"dot"` and `"general"` scores by `√H`, as Vaswani et al. (2017)
+    do. Luong et al. do not, but the product of two `H`-wide vectors with entries of unit
+    scale has a standard deviation of about `√H`: unscaled, the softmax starts nearly
+    one-hot on an arbitrary position and learns to align slowly (notebook 05 measures
+    it). `"concat"` learns its own scale (`v_a`) and ignores `scaled`.
 
     Args:
         score: `"dot"`, `"general"` or `"concat"`. Defaults to `"general"`, the best of
             the three for global attention in Luong et al. (2015), Table 4.
-        units: `A`, the size of the hidden layer of the `"concat"` score; only for
-            `"concat"`. Defaults to `None`: `Hq`, the query size.
-        scaled: divide the `"dot"` and `"general"` scores by `√Hq`. Defaults to True.
+        scaled: divide the `"dot"` and `"general"` scores by `√H`. Defaults to True.
 
     Call arguments:
-        query: `[B, T, Hq]` decoder states.
-        value: `[B, S, Hv]` encoder outputs.
-        mask: optional `[B, S]` bool, True on real source tokens. Padding gets weight 0.
-        keys: optional result of `project_keys(value)` (`[B, S, Hv]` for `"dot"`, which
-            is `value` itself, `[B, S, Hq]` for `"general"`, `[B, S, A]` for `"concat"`),
+        query: `[B, T, H]` decoder states.
+        value: `[B, S, D]` encoder outputs.
+        value_mask: optional `[B, S]` bool, True on real source tokens; padding gets
+            weight 0. Defaults to the Keras mask of `value`, if it has one.
+        keys: optional result of `project_keys(value)` (`[B, S, D]` for `"dot"`, which
+            is `value` itself, `[B, S, H]` for `"general"`, `[B, S, A]` for `"concat"`),
             so step-by-step decoding projects the source once instead of at every step.
 
     Returns:
-        `(context [B, T, Hv], weights [B, T, S] float32)`.
+        `(context [B, T, D], weights [B, T, S] float32)`.
 
     Example:
 
@@ -144,24 +143,11 @@ class LuongAttention(keras.layers.Layer):
     ((2, 3, 6), (2, 3, 5))
     """
 
-    def __init__(self, score="general", units=None, scaled=True, **kwargs):
+    def __init__(self, score="general", scaled=True, **kwargs):
         super().__init__(**kwargs)
-        if score not in LUONG_SCORES:
-            raise ValueError(f"score must be one of {LUONG_SCORES}, got {score!r}")
-        if units is not None:
-            if score != "concat":
-                raise ValueError(
-                    f"units only applies to score='concat', got units={units!r} "
-                    f"with score={score!r}"
-                )
-            if not isinstance(units, int) or units < 1:
-                raise ValueError(f"units must be a positive integer or None, got {units!r}")
-        if not isinstance(scaled, bool):
-            raise ValueError(f"scaled must be True or False, got {scaled!r}")
-        self.score = score
-        self.units = units
-        self.scaled = scaled
-        self.supports_masking = True
+        self.score = one_of("score", score, LUONG_SCORES)
+        self.scaled = boolean("scaled", scaled)
+        self.supports_masking = True  # the context keeps the query's Keras mask
 
     def build(self, query_shape, value_shape):
         query_dim, value_dim = query_shape[-1], value_shape[-1]
@@ -181,22 +167,24 @@ class LuongAttention(keras.layers.Layer):
             )
             self.key_dense.build(value_shape)
             return
-        units = query_dim if self.units is None else self.units
+        # "concat": a hidden layer of A = H units scores W_q q_t + W_k h_s.
         self.query_dense = keras.layers.Dense(
-            units, use_bias=False, name="query_dense", dtype=policy
+            query_dim, use_bias=False, name="query_dense", dtype=policy
         )
-        self.key_dense = keras.layers.Dense(units, use_bias=False, name="key_dense", dtype=policy)
+        self.key_dense = keras.layers.Dense(
+            query_dim, use_bias=False, name="key_dense", dtype=policy
+        )
         self.score_dense = keras.layers.Dense(1, use_bias=False, name="score_dense", dtype=policy)
         self.query_dense.build(query_shape)
         self.key_dense.build(value_shape)
-        self.score_dense.build((None, None, None, units))
+        self.score_dense.build((None, None, None, query_dim))
 
     def project_keys(self, value):
         if self.score == "dot":
-            return value  # [B, S, Hv]
-        return self.key_dense(value)  # [B, S, Hq] ("general") or [B, S, A] ("concat")
+            return value  # [B, S, D]
+        return self.key_dense(value)  # [B, S, H] ("general") or [B, S, A] ("concat")
 
-    def call(self, query, value, mask=None, keys=None):
+    def call(self, query, value, value_mask=None, keys=None):
         if keys is None:
             keys = self.project_keys(value)
         if self.score == "concat":
@@ -204,19 +192,18 @@ class LuongAttention(keras.layers.Layer):
         else:
             # In the compute dtype, as in Keras' `Attention`; `masked_softmax` goes to
             # float32. For "dot" GRU states in [-1, 1] bound |q · h| by H, far below 65504.
-            scores = ops.matmul(query, ops.swapaxes(keys, 1, 2))  # [B, T, Hq] x [B, Hq, S]
+            scores = ops.matmul(query, ops.swapaxes(keys, 1, 2))  # [B, T, H] x [B, H, S]
             if self.scaled:
                 scores = scores / ops.cast(ops.sqrt(float(query.shape[-1])), scores.dtype)
-        return _attend(scores, value, mask)  # [B, T, Hv], [B, T, S]
+        return _attend(scores, value, value_mask)  # [B, T, D], [B, T, S]
 
     def compute_output_shape(self, query_shape, value_shape):
         b, t = query_shape[0], query_shape[1]
         return (b, t, value_shape[-1]), (b, t, value_shape[1])
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "score": self.score,
-            "units": self.units,
-            "scaled": self.scaled,
-        }
+        return {**super().get_config(), "score": self.score, "scaled": self.scaled}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**without_removed_options(cls.__name__, config, {"units": None}))

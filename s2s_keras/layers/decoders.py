@@ -2,27 +2,16 @@
 
 `ContextDecoder` is introduced in notebook 02 (seq2seq with a context vector),
 `AttentionDecoder` in notebook 04 (Bahdanau attention) and its Luong scores and input
-feeding in notebook 05. Shapes: `B` batch, `T` target length, `S` source length, `D`
-encoder output size, `E` embedding size, `H` decoder units, `V` target vocabulary.
+feeding in notebook 05. Shapes use the alphabet of `s2s_keras.layers`.
 """
 
 import keras
 from keras import ops
 
+from s2s_keras.checks import boolean, fraction, one_of, positive_int, without_removed_options
 from s2s_keras.layers.attention import LUONG_SCORES, BahdanauAttention, LuongAttention
 
 ATTENTION_SCORES = ("bahdanau", *LUONG_SCORES)
-
-
-def _check_sizes(**sizes):
-    for name, value in sizes.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_dropout(dropout):
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -55,12 +44,10 @@ class ContextDecoder(keras.layers.Layer):
 
     def __init__(self, vocab_size, embedding_dim=128, units=256, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        _check_sizes(vocab_size=vocab_size, embedding_dim=embedding_dim, units=units)
-        _check_dropout(dropout)
-        self.vocab_size = vocab_size
-        self.embedding_dim = embedding_dim
-        self.units = units
-        self.dropout = dropout
+        self.vocab_size = positive_int("vocab_size", vocab_size)
+        self.embedding_dim = positive_int("embedding_dim", embedding_dim)
+        self.units = positive_int("units", units)
+        self.dropout = fraction("dropout", dropout)
 
     def build(self, target_in_shape, context_shape):
         policy = self.dtype_policy
@@ -129,9 +116,9 @@ class AttentionDecoder(keras.layers.Layer):
     Args:
         vocab_size: `V`, target vocabulary size (id 0 is padding).
         embedding_dim: `E`, size of the target embeddings. Defaults to 128.
-        units: `H`, GRU units. Defaults to 256.
-        attention_units: `A`, size of the scoring layer of the `"bahdanau"` and
-            `"concat"` scores (`"dot"` and `"general"` have none). Defaults to `units`.
+        units: `H`, GRU units; also `A`, the size of the scoring layer of the
+            `"bahdanau"` and `"concat"` scores (`"dot"` and `"general"` have none).
+            Defaults to 256.
         dropout: dropout on the embeddings and the attentional state. Defaults to 0.
         attention: the score: `"bahdanau"` (default, `BahdanauAttention`), or Luong's
             `"dot"`, `"general"` or `"concat"` (`LuongAttention`). `"dot"` needs
@@ -159,7 +146,6 @@ class AttentionDecoder(keras.layers.Layer):
         vocab_size,
         embedding_dim=128,
         units=256,
-        attention_units=None,
         dropout=0.0,
         attention="bahdanau",
         input_feeding=False,
@@ -167,29 +153,14 @@ class AttentionDecoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        attention_units = units if attention_units is None else attention_units
-        _check_sizes(
-            vocab_size=vocab_size,
-            embedding_dim=embedding_dim,
-            units=units,
-            attention_units=attention_units,
-        )
-        _check_dropout(dropout)
-        if attention not in ATTENTION_SCORES:
-            raise ValueError(f"attention must be one of {ATTENTION_SCORES}, got {attention!r}")
-        if not isinstance(input_feeding, bool):
-            raise ValueError(f"input_feeding must be True or False, got {input_feeding!r}")
-        if not isinstance(scaled, bool):
-            raise ValueError(f"scaled must be True or False, got {scaled!r}")
-        self.vocab_size = vocab_size
-        self.embedding_dim = embedding_dim
-        self.units = units
-        self.attention_units = attention_units
-        self.dropout = dropout
+        self.vocab_size = positive_int("vocab_size", vocab_size)
+        self.embedding_dim = positive_int("embedding_dim", embedding_dim)
+        self.units = positive_int("units", units)
+        self.dropout = fraction("dropout", dropout)
         # `self.attention` is the attention layer (made in `build`); this is its kind.
-        self.attention_kind = attention
-        self.input_feeding = input_feeding
-        self.scaled = scaled
+        self.attention_kind = one_of("attention", attention, ATTENTION_SCORES)
+        self.input_feeding = boolean("input_feeding", input_feeding)
+        self.scaled = boolean("scaled", scaled)
 
     def build(self, target_in_shape, memory_shape):
         policy = self.dtype_policy
@@ -209,15 +180,10 @@ class AttentionDecoder(keras.layers.Layer):
             )
             self.rnn.build((None, None, self.embedding_dim))
         if self.attention_kind == "bahdanau":
-            self.attention = BahdanauAttention(self.attention_units, name="attention", dtype=policy)
+            self.attention = BahdanauAttention(self.units, name="attention", dtype=policy)
         else:
-            units = self.attention_units if self.attention_kind == "concat" else None
             self.attention = LuongAttention(
-                self.attention_kind,
-                units=units,
-                scaled=self.scaled,
-                name="attention",
-                dtype=policy,
+                self.attention_kind, scaled=self.scaled, name="attention", dtype=policy
             )
         self.attention.build((None, None, self.units), memory_shape)
         self.combine = keras.layers.Dense(
@@ -252,7 +218,7 @@ class AttentionDecoder(keras.layers.Layer):
             rnn_out, state = self.rnn(
                 x, initial_state=state, mask=ops.not_equal(target_in, 0), training=training
             )  # [B, T, H], [B, H]
-            context, weights = self.attention(rnn_out, memory, mask=memory_mask, keys=keys)
+            context, weights = self.attention(rnn_out, memory, value_mask=memory_mask, keys=keys)
             h = self.combine(ops.concatenate([context, rnn_out], axis=-1))  # [B, T, H]
         h = self.dropout_layer(h, training=training)
         return self.logits(h), state, weights  # [B, T, V], state, [B, T, S]
@@ -274,7 +240,7 @@ class AttentionDecoder(keras.layers.Layer):
             x_t, real_t = ops.take(x, t, axis=1), ops.take(real, t, axis=1)  # [B, E], [B]
             s_t, _ = self.cell(ops.concatenate([x_t, feed], axis=-1), hidden, training=training)
             context, weights_t = self.attention(
-                ops.expand_dims(s_t, 1), memory, mask=memory_mask, keys=keys
+                ops.expand_dims(s_t, 1), memory, value_mask=memory_mask, keys=keys
             )  # [B, 1, D], [B, 1, S]
             h_t = self.combine(ops.concatenate([context[:, 0], s_t], axis=-1))  # [B, H]
             # A padding step keeps the state, as the masked fused GRU does.
@@ -301,9 +267,14 @@ class AttentionDecoder(keras.layers.Layer):
             "vocab_size": self.vocab_size,
             "embedding_dim": self.embedding_dim,
             "units": self.units,
-            "attention_units": self.attention_units,
             "dropout": self.dropout,
             "attention": self.attention_kind,
             "input_feeding": self.input_feeding,
             "scaled": self.scaled,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        # The attention's hidden layer has `A = H` units.
+        removed = {"attention_units": config.get("units", 256)}
+        return cls(**without_removed_options(cls.__name__, config, removed))

@@ -3,7 +3,8 @@
 Introduced in notebook 06 (the Transformer). A Transformer has no recurrence, so the
 order of the tokens enters only through a position signal added to the token
 embeddings: fixed sinusoids (Vaswani et al. 2017, §3.5) or a learned table.
-Shapes: `B` batch, `T` sequence length, `D` model width (`d_model`), `V` vocabulary.
+Shapes use the alphabet of `s2s_keras.layers`; both layers serve the source as well as
+the target, so where they read `T` positions, read `S` on the source side.
 """
 
 import math
@@ -11,7 +12,11 @@ import math
 import keras
 from keras import ops
 
+from s2s_keras.checks import one_of, positive_int, without_removed_options
+
 POSITIONAL_KINDS = ("sinusoidal", "learned")
+# The longest wavelength of the sinusoids, the paper's value.
+MAX_WAVELENGTH = 10000.0
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -19,14 +24,10 @@ class SinusoidalPositionalEmbedding(keras.layers.Layer):
     """Fixed sinusoidal position encodings of Vaswani et al. (2017), §3.5.
 
     `PE[p, 2i] = sin(p / w^(2i/D))` and `PE[p, 2i+1] = cos(p / w^(2i/D))` with
-    `w = max_wavelength`: each pair of dimensions is a rotation at its own frequency,
-    so `PE[p + k]` is a linear function of `PE[p]` and the model can attend by relative
-    position. Nothing is learned, and any position can be encoded, however long the
-    sentence.
-
-    Args:
-        max_wavelength: `w`, the longest wavelength of the sinusoids. Defaults to 10000,
-            the paper's value.
+    `w = 10000` (`MAX_WAVELENGTH`): each pair of dimensions is a rotation at its own
+    frequency, so `PE[p + k]` is a linear function of `PE[p]` and the model can attend by
+    relative position. Nothing is learned, and any position can be encoded, however long
+    the sentence.
 
     Call arguments:
         inputs: `[B, T, D]` embeddings; only their shape and dtype are read. `D` must be
@@ -45,14 +46,6 @@ class SinusoidalPositionalEmbedding(keras.layers.Layer):
     [0.841, 0.54, 0.01, 1.0]
     """
 
-    def __init__(self, max_wavelength=10000, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(max_wavelength, bool) or not (
-            isinstance(max_wavelength, int | float) and max_wavelength > 1
-        ):
-            raise ValueError(f"max_wavelength must be a number > 1, got {max_wavelength!r}")
-        self.max_wavelength = max_wavelength
-
     def build(self, inputs_shape):
         width = inputs_shape[-1]
         if width is not None and width % 2:
@@ -67,7 +60,7 @@ class SinusoidalPositionalEmbedding(keras.layers.Layer):
         positions = ops.cast(ops.arange(length) + ops.cast(start_index, "int32"), "float32")
         pairs = ops.arange(width // 2, dtype="float32")  # [D/2]
         inverse_frequencies = ops.power(
-            float(self.max_wavelength), -2.0 * pairs / ops.cast(width, "float32")
+            MAX_WAVELENGTH, -2.0 * pairs / ops.cast(width, "float32")
         )  # [D/2]
         angles = positions[:, None] * inverse_frequencies[None, :]  # [T, D/2]
         encodings = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)  # [T, D/2, 2]
@@ -77,8 +70,10 @@ class SinusoidalPositionalEmbedding(keras.layers.Layer):
     def compute_output_shape(self, inputs_shape):
         return inputs_shape
 
-    def get_config(self):
-        return {**super().get_config(), "max_wavelength": self.max_wavelength}
+    @classmethod
+    def from_config(cls, config):
+        removed = {"max_wavelength": MAX_WAVELENGTH}
+        return cls(**without_removed_options(cls.__name__, config, removed))
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -113,21 +108,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def __init__(self, vocab_size, d_model, max_length, positional="sinusoidal", **kwargs):
         super().__init__(**kwargs)
-        for name, value in (
-            ("vocab_size", vocab_size),
-            ("d_model", d_model),
-            ("max_length", max_length),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if positional not in POSITIONAL_KINDS:
-            raise ValueError(f"positional must be 'sinusoidal' or 'learned', got {positional!r}")
+        self.vocab_size = positive_int("vocab_size", vocab_size)
+        self.d_model = positive_int("d_model", d_model)
+        self.max_length = positive_int("max_length", max_length)
+        self.positional = one_of("positional", positional, POSITIONAL_KINDS)
         if positional == "sinusoidal" and d_model % 2:
             raise ValueError(f"d_model must be even for sinusoidal positions, got {d_model!r}")
-        self.vocab_size = vocab_size
-        self.d_model = d_model
-        self.max_length = max_length
-        self.positional = positional
 
     def build(self, inputs_shape):
         self.token_embedding = keras.layers.Embedding(

@@ -8,9 +8,8 @@ Masks are boolean, True where attention is allowed, and explicit: `padding_mask(
 marks real tokens, `causal_mask` hides the future, and `merge_masks` is the one place
 where they are combined into the `[B, T, S]` mask that attention reads.
 
-Shapes: `B` batch, `T` query (target) length, `S` key/value (source) length, `L` the
-length of a decoding cache, `D` model width, `N` heads, `H` size of one head (`D / N`
-by default), `F` feed-forward width.
+Shapes use the alphabet of `s2s_keras.layers`: queries `[B, T, D]`, keys and values
+`[B, S, D]` (`[B, L, ...]` from a decoding cache), `N` heads of size `K = D / N`.
 """
 
 import math
@@ -18,9 +17,11 @@ import math
 import keras
 from keras import ops
 
+from s2s_keras.checks import boolean, fraction, positive_int, without_removed_options
 from s2s_keras.layers.masking import masked_softmax
 
-ACTIVATIONS = ("relu", "gelu")
+# The epsilon of every layer normalisation of the Transformer.
+LAYER_NORM_EPSILON = 1e-5
 
 
 def causal_mask(query_length, key_length=None, start_index=0):
@@ -71,26 +72,16 @@ def merge_masks(padding_mask=None, attention_mask=None):
     return mask
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_rate(name, value):
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-
-
 @keras.saving.register_keras_serializable(package="s2s_keras")
 class MultiHeadAttention(keras.layers.Layer):
     """Scaled dot-product attention over `N` heads, with a key/value cache for decoding.
 
     Vaswani et al. (2017), §3.2: project queries, keys and values to `N` heads of size
-    `H`, compute `softmax(q kᵀ / sqrt(H)) v` per head, concatenate the heads and project
-    back to the query width. The heads are a reshape, not separate layers: one `[D, N*H]`
-    matrix projects all of them, and `[B, T, N*H]` is viewed as `[B, T, N, H]`.
-    Numerically this is `keras.layers.MultiHeadAttention(num_heads, key_dim)` with the
-    same weights, reshaped (its kernels are `[D, N, H]` and `[N, H, D]`).
+    `K = D / N`, compute `softmax(q kᵀ / sqrt(K)) v` per head, concatenate the heads and
+    project back to the query width. The heads are a reshape, not separate layers: one
+    `[D, N*K]` matrix projects all of them, and `[B, T, N*K]` is viewed as `[B, T, N, K]`.
+    Numerically this is `keras.layers.MultiHeadAttention(num_heads, key_dim=D // N)` with
+    the same weights, reshaped (its kernels are `[D, N, K]` and `[N, K, D]`).
 
     Scores are softmaxed in float32 whatever the compute dtype (`masked_softmax`), so
     masked keys get exactly zero weight under mixed precision too.
@@ -104,19 +95,17 @@ class MultiHeadAttention(keras.layers.Layer):
       (`compute_key_value(memory)`) and `value` is ignored: cross-attention to the source.
 
     Args:
-        num_heads: `N`.
-        key_dim: `H`, the size of each head. Defaults to `D // N` for `[B, T, D]` queries.
+        num_heads: `N`; must divide the query width `D`.
         dropout: dropout rate on the attention weights. Defaults to 0.
-        use_bias: whether the projections have biases. Defaults to True.
 
     Call arguments:
         query: `[B, T, D]`.
-        value: `[B, S, Dv]`; may be None with a static cache.
-        key: `[B, S, Dk]`. Defaults to `value`.
+        value: `[B, S, D]`, the keys and the values (its width may differ from the
+            query's); may be None with a static cache.
         attention_mask: bool, True where attention is allowed, `[B, T, S]` or anything
             that broadcasts to it (see `merge_masks`); `S` is `L` with a cache. Each
             query needs at least one allowed key. Defaults to None (attend everywhere).
-        cache: optional `(keys, values)`, each `[B, L, N, H]`.
+        cache: optional `(keys, values)`, each `[B, L, N, K]`.
         cache_update_index: int or scalar int tensor, where to write this call's keys
             and values into `cache`; None for a static cache.
         return_attention_scores: also return the attention weights. Defaults to False.
@@ -128,40 +117,28 @@ class MultiHeadAttention(keras.layers.Layer):
         (before dropout). A single output is returned as is, several as a tuple.
     """
 
-    def __init__(self, num_heads, key_dim=None, dropout=0.0, use_bias=True, **kwargs):
+    def __init__(self, num_heads, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("num_heads", num_heads)
-        if key_dim is not None:
-            _check_positive_int("key_dim", key_dim)
-        _check_rate("dropout", dropout)
-        if not isinstance(use_bias, bool):
-            raise ValueError(f"use_bias must be True or False, got {use_bias!r}")
-        self.num_heads = num_heads
-        self.key_dim = key_dim
-        self.dropout = dropout
-        self.use_bias = use_bias
+        self.num_heads = positive_int("num_heads", num_heads)
+        self.dropout = fraction("dropout", dropout)
 
-    def build(self, query_shape, value_shape=None, key_shape=None):
+    def build(self, query_shape, value_shape=None):
         width = query_shape[-1]
-        if self.key_dim is None and width % self.num_heads:
+        if width % self.num_heads:
             raise ValueError(
-                f"the query width must be divisible by num_heads={self.num_heads} when "
-                f"key_dim is not given, got a query width of {width!r}"
+                f"the query width must be divisible by num_heads={self.num_heads}, got a "
+                f"query width of {width!r}"
             )
-        self.head_size = self.key_dim or width // self.num_heads
+        self.head_size = width // self.num_heads  # K
         value_shape = query_shape if value_shape is None else value_shape
-        key_shape = value_shape if key_shape is None else key_shape
-        projection = self.num_heads * self.head_size  # N*H
-        self.query_dense = self._dense(projection, "query_dense", query_shape)
-        self.key_dense = self._dense(projection, "key_dense", key_shape)
-        self.value_dense = self._dense(projection, "value_dense", value_shape)
-        self.output_dense = self._dense(width, "output_dense", (None, None, projection))
+        self.query_dense = self._dense(width, "query_dense", query_shape)  # [D, N*K]
+        self.key_dense = self._dense(width, "key_dense", value_shape)
+        self.value_dense = self._dense(width, "value_dense", value_shape)
+        self.output_dense = self._dense(width, "output_dense", (None, None, width))
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def _dense(self, units, name, input_shape):
-        dense = keras.layers.Dense(
-            units, use_bias=self.use_bias, name=name, dtype=self.dtype_policy
-        )
+        dense = keras.layers.Dense(units, name=name, dtype=self.dtype_policy)
         dense.build(input_shape)
         return dense
 
@@ -169,19 +146,17 @@ class MultiHeadAttention(keras.layers.Layer):
         shape = ops.shape(x)
         return ops.reshape(x, (shape[0], shape[1], self.num_heads, self.head_size))
 
-    def compute_key_value(self, value, key=None):
-        """`[B, S, Dv]` → `(keys, values)`, each `[B, S, N, H]`: a static cache."""
-        key = value if key is None else key
+    def compute_key_value(self, value):
+        """`[B, S, D]` → `(keys, values)`, each `[B, S, N, K]`: a static cache."""
         return (
-            self._split_heads(self.key_dense(key)),  # [B, S, N*H] → [B, S, N, H]
-            self._split_heads(self.value_dense(value)),  # [B, S, N*H] → [B, S, N, H]
+            self._split_heads(self.key_dense(value)),  # [B, S, N*K] → [B, S, N, K]
+            self._split_heads(self.value_dense(value)),  # [B, S, N*K] → [B, S, N, K]
         )
 
     def call(
         self,
         query,
         value=None,
-        key=None,
         attention_mask=None,
         cache=None,
         cache_update_index=None,
@@ -189,28 +164,28 @@ class MultiHeadAttention(keras.layers.Layer):
         training=None,
     ):
         if cache is not None and cache_update_index is None:
-            keys, values = cache  # [B, S, N, H] each, computed once
+            keys, values = cache  # [B, S, N, K] each, computed once
         elif value is None:
             raise ValueError(
                 "value is required unless a static cache is given (cache without "
                 "cache_update_index), got value=None"
             )
         else:
-            keys, values = self.compute_key_value(value, key)  # [B, S, N, H] each
+            keys, values = self.compute_key_value(value)  # [B, S, N, K] each
             if cache is not None:
                 start = [0, ops.cast(cache_update_index, "int32"), 0, 0]
-                keys = ops.slice_update(cache[0], start, keys)  # [B, L, N, H]
-                values = ops.slice_update(cache[1], start, values)  # [B, L, N, H]
-        queries = self._split_heads(self.query_dense(query))  # [B, T, N*H] → [B, T, N, H]
+                keys = ops.slice_update(cache[0], start, keys)  # [B, L, N, K]
+                values = ops.slice_update(cache[1], start, values)  # [B, L, N, K]
+        queries = self._split_heads(self.query_dense(query))  # [B, T, N*K] → [B, T, N, K]
         queries = queries * ops.cast(1.0 / math.sqrt(self.head_size), queries.dtype)
-        scores = ops.einsum("btnh,bsnh->bnts", queries, keys)  # [B, N, T, S]
+        scores = ops.einsum("btnk,bsnk->bnts", queries, keys)  # [B, N, T, S]
         if attention_mask is not None:
             attention_mask = ops.expand_dims(ops.cast(attention_mask, "bool"), 1)  # [B, 1, T, S]
         weights = masked_softmax(scores, attention_mask)  # [B, N, T, S] float32
         dropped = self.dropout_layer(weights, training=training)
-        context = ops.einsum("bnts,bsnh->btnh", ops.cast(dropped, values.dtype), values)
+        context = ops.einsum("bnts,bsnk->btnk", ops.cast(dropped, values.dtype), values)
         shape = ops.shape(context)
-        # [B, T, N, H] → [B, T, N*H]: the heads side by side, as the paper's Concat.
+        # [B, T, N, K] → [B, T, N*K]: the heads side by side, as the paper's Concat.
         context = ops.reshape(context, (shape[0], shape[1], self.num_heads * self.head_size))
         outputs = [self.output_dense(context)]  # [B, T, D]
         if cache is not None:
@@ -220,13 +195,12 @@ class MultiHeadAttention(keras.layers.Layer):
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "num_heads": self.num_heads,
-            "key_dim": self.key_dim,
-            "dropout": self.dropout,
-            "use_bias": self.use_bias,
-        }
+        return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout}
+
+    @classmethod
+    def from_config(cls, config):
+        removed = {"key_dim": None, "use_bias": True}
+        return cls(**without_removed_options(cls.__name__, config, removed))
 
 
 class _TransformerBlock(keras.layers.Layer):
@@ -237,36 +211,14 @@ class _TransformerBlock(keras.layers.Layer):
         num_heads,
         ff_dim,
         dropout=0.0,
-        activation="relu",
         norm_first=False,
-        layer_norm_epsilon=1e-5,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_positive_int("num_heads", num_heads)
-        _check_positive_int("ff_dim", ff_dim)
-        _check_rate("dropout", dropout)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be 'relu' or 'gelu', got {activation!r}")
-        if not isinstance(norm_first, bool):
-            raise ValueError(f"norm_first must be True or False, got {norm_first!r}")
-        if isinstance(layer_norm_epsilon, bool) or not (
-            isinstance(layer_norm_epsilon, int | float) and layer_norm_epsilon > 0
-        ):
-            raise ValueError(f"layer_norm_epsilon must be > 0, got {layer_norm_epsilon!r}")
-        self.num_heads = num_heads
-        self.ff_dim = ff_dim
-        self.dropout = dropout
-        self.activation = activation
-        self.norm_first = norm_first
-        self.layer_norm_epsilon = layer_norm_epsilon
-
-    def _check_width(self, width):
-        if width is not None and width % self.num_heads:
-            raise ValueError(
-                f"the model width must be divisible by num_heads={self.num_heads}, "
-                f"got a width of {width!r}"
-            )
+        self.num_heads = positive_int("num_heads", num_heads)
+        self.ff_dim = positive_int("ff_dim", ff_dim)
+        self.dropout = fraction("dropout", dropout)
+        self.norm_first = boolean("norm_first", norm_first)
 
     def _build_attention(self, name, width, value_width=None):
         attention = MultiHeadAttention(
@@ -274,7 +226,7 @@ class _TransformerBlock(keras.layers.Layer):
         )
         attention.build((None, None, width), (None, None, value_width or width))
         norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name=f"{name}_norm", dtype=self.dtype_policy
+            epsilon=LAYER_NORM_EPSILON, name=f"{name}_norm", dtype=self.dtype_policy
         )
         norm.build((None, None, width))
         return attention, norm
@@ -282,13 +234,13 @@ class _TransformerBlock(keras.layers.Layer):
     def _build_feed_forward(self, width):
         policy = self.dtype_policy
         self.intermediate_dense = keras.layers.Dense(
-            self.ff_dim, activation=self.activation, name="intermediate_dense", dtype=policy
+            self.ff_dim, activation="relu", name="intermediate_dense", dtype=policy
         )
         self.intermediate_dense.build((None, None, width))
         self.output_dense = keras.layers.Dense(width, name="output_dense", dtype=policy)
         self.output_dense.build((None, None, self.ff_dim))
         self.feed_forward_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="feed_forward_norm", dtype=policy
+            epsilon=LAYER_NORM_EPSILON, name="feed_forward_norm", dtype=policy
         )
         self.feed_forward_norm.build((None, None, width))
         # Residual dropout (§5.4): on each sublayer's output, before it is added back.
@@ -314,10 +266,13 @@ class _TransformerBlock(keras.layers.Layer):
             "num_heads": self.num_heads,
             "ff_dim": self.ff_dim,
             "dropout": self.dropout,
-            "activation": self.activation,
             "norm_first": self.norm_first,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        removed = {"activation": "relu", "layer_norm_epsilon": LAYER_NORM_EPSILON}
+        return cls(**without_removed_options(cls.__name__, config, removed))
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -334,9 +289,7 @@ class TransformerEncoderBlock(_TransformerBlock):
         num_heads: `N`; must divide the input width `D`.
         ff_dim: `F`, the hidden width of the feed-forward network.
         dropout: rate of the residual and attention dropout. Defaults to 0.
-        activation: `"relu"` (the paper) or `"gelu"`. Defaults to `"relu"`.
         norm_first: pre-norm if True, post-norm if False. Defaults to False.
-        layer_norm_epsilon: Defaults to 1e-5.
 
     Call arguments:
         inputs: `[B, S, D]`.
@@ -352,7 +305,6 @@ class TransformerEncoderBlock(_TransformerBlock):
 
     def build(self, inputs_shape):
         width = inputs_shape[-1]
-        self._check_width(width)
         self.self_attention, self.self_attention_norm = self._build_attention(
             "self_attention", width
         )
@@ -393,22 +345,20 @@ class TransformerDecoderBlock(_TransformerBlock):
         num_heads: `N`; must divide the input width `D`.
         ff_dim: `F`, the hidden width of the feed-forward network.
         dropout: rate of the residual and attention dropout. Defaults to 0.
-        activation: `"relu"` (the paper) or `"gelu"`. Defaults to `"relu"`.
         norm_first: pre-norm if True, post-norm if False. Defaults to False.
-        layer_norm_epsilon: Defaults to 1e-5.
 
     Call arguments:
         inputs: `[B, T, D]` target embeddings (`T` is 1 when decoding with a cache).
-        memory: `[B, S, Dm]` encoder outputs; may be None with `cross_attention_cache`.
+        memory: `[B, S, D]` encoder outputs; may be None with `cross_attention_cache`.
         padding_mask: optional bool, True on real target tokens, over the keys of the
             self-attention: `[B, T]`, or `[B, L]` with a cache. The causal mask is
             always applied on top.
         memory_mask: optional `[B, S]` bool, True on real source tokens.
-        self_attention_cache: optional `(keys, values)`, each `[B, L, N, H]`.
+        self_attention_cache: optional `(keys, values)`, each `[B, L, N, K]`.
         cache_update_index: int or scalar int tensor, the position of `inputs[:, 0]`:
             where the cache is written and what the causal mask counts from. Required
             with `self_attention_cache`.
-        cross_attention_cache: optional `(keys, values)` of the memory, `[B, S, N, H]`.
+        cross_attention_cache: optional `(keys, values)` of the memory, `[B, S, N, K]`.
         return_attention_scores: also return the cross-attention weights. Defaults to
             False.
         training: Python bool.
@@ -421,7 +371,6 @@ class TransformerDecoderBlock(_TransformerBlock):
 
     def build(self, inputs_shape, memory_shape=None):
         width = inputs_shape[-1]
-        self._check_width(width)
         memory_width = width if memory_shape is None else memory_shape[-1]
         self.self_attention, self.self_attention_norm = self._build_attention(
             "self_attention", width
@@ -490,8 +439,8 @@ def copy_keras_attention_weights(layer, keras_layer):
 
     Used in notebook 06 to check our attention against Keras'. Both layers must be
     built (called once) with the same heads and sizes. Keras keeps the heads as a
-    kernel axis (`[D, N, H]` projections in, `[N, H, D]` out); ours flattens them
-    (`[D, N*H]`, `[N*H, D]`), in the same order, so each weight is copied reshaped.
+    kernel axis (`[D, N, K]` projections in, `[N, K, D]` out); ours flattens them
+    (`[D, N*K]`, `[N*K, D]`), in the same order, so each weight is copied reshaped.
 
     Args:
         layer: our built `MultiHeadAttention`.

@@ -157,7 +157,6 @@ class DualEncoder(keras.Model):
                 vocab_size,
                 token_dim,
                 units,
-                bidirectional=True,
                 dropout=dropout,
                 name=f"{side}_encoder",
                 dtype=self.dtype_policy,

@@ -3,8 +3,8 @@
 `Seq2Seq` is introduced in notebook 02 (seq2seq with a context vector),
 `AttentionSeq2Seq` in notebook 04 (Bahdanau attention) and its Luong variants in
 notebook 05. Both share the bidirectional GRU encoder and differ only in the decoder.
-Shapes: `B` batch, `S` source length, `T` target length, `D` encoder output size
-(`2 * units`), `H` decoder units (`2 * units`), `V` target vocabulary.
+Shapes use the alphabet of `s2s_keras.layers`; here the encoder outputs and the decoder
+state have the same width, `D = H = 2 * units`.
 """
 
 from dataclasses import asdict, dataclass
@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import ops
 
+from s2s_keras.checks import fraction, positive_int
 from s2s_keras.layers import AttentionDecoder, ContextDecoder, RNNEncoder
 
 
@@ -55,16 +56,15 @@ class _RecurrentSeq2Seq(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.source_vocab_size = source_vocab_size
-        self.target_vocab_size = target_vocab_size
-        self.embedding_dim = embedding_dim
-        self.units = units
-        self.dropout = dropout
+        self.source_vocab_size = positive_int("source_vocab_size", source_vocab_size)
+        self.target_vocab_size = positive_int("target_vocab_size", target_vocab_size)
+        self.embedding_dim = positive_int("embedding_dim", embedding_dim)
+        self.units = positive_int("units", units)
+        self.dropout = fraction("dropout", dropout)
         self.encoder = RNNEncoder(
             source_vocab_size,
             embedding_dim,
             units,
-            bidirectional=True,
             dropout=dropout,
             name="encoder",
             dtype=self.dtype_policy,

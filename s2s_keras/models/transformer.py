@@ -7,9 +7,7 @@ positions and computes the cross-attention keys and values of the source once;
 attends to positions `≤ step`. Every state entry keeps its shape from step to step, so
 decoding runs in a `tf.while_loop` and beam search can reorder the state row by row.
 
-Shapes: `B` batch, `S` source length, `T` target length, `L` cache length (the most
-decoding steps), `D` model width, `N` heads, `H` head size `D / N`, `V` target
-vocabulary.
+Shapes use the alphabet of `s2s_keras.layers`.
 """
 
 from dataclasses import asdict, dataclass
@@ -17,9 +15,14 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import ops
 
+from s2s_keras.checks import one_of, positive_int
 from s2s_keras.layers.embeddings import POSITIONAL_KINDS, TokenAndPositionEmbedding
 from s2s_keras.layers.masking import padding_mask
-from s2s_keras.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
+from s2s_keras.layers.transformer import (
+    LAYER_NORM_EPSILON,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Transformer(keras.Model):
         num_layers: blocks in each of the encoder and decoder. Defaults to 2.
         d_model: `D`. Defaults to 128.
         num_heads: `N`, must divide `d_model`. Defaults to 4.
-        ff_dim: feed-forward width. Defaults to 512.
+        ff_dim: `F`, the feed-forward width. Defaults to 512.
         dropout: residual, attention and embedding dropout. Defaults to 0.1.
         max_length: positions of a learned position table and the default cache length
             of `encode`. Defaults to 64.
@@ -84,25 +87,22 @@ class Transformer(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
-        if positional not in POSITIONAL_KINDS:
-            raise ValueError(f"positional must be 'sinusoidal' or 'learned', got {positional!r}")
-        if isinstance(d_model, int) and isinstance(num_heads, int) and d_model % num_heads:
+        self.source_vocab_size = positive_int("source_vocab_size", source_vocab_size)
+        self.target_vocab_size = positive_int("target_vocab_size", target_vocab_size)
+        self.num_layers = positive_int("num_layers", num_layers)
+        self.d_model = positive_int("d_model", d_model)
+        self.num_heads = positive_int("num_heads", num_heads)
+        if d_model % num_heads:
             raise ValueError(
                 f"d_model must be divisible by num_heads, got d_model={d_model!r} and "
                 f"num_heads={num_heads!r}"
             )
-        self.source_vocab_size = source_vocab_size
-        self.target_vocab_size = target_vocab_size
-        self.num_layers = num_layers
-        self.d_model = d_model
-        self.num_heads = num_heads
+        self.positional = one_of("positional", positional, POSITIONAL_KINDS)
+        # The blocks and embeddings check the rest.
         self.ff_dim = ff_dim
         self.dropout = dropout
         self.max_length = max_length
         self.norm_first = norm_first
-        self.positional = positional
         policy = self.dtype_policy
         embedding = {"max_length": max_length, "positional": positional, "dtype": policy}
         self.source_embedding = TokenAndPositionEmbedding(
@@ -128,10 +128,10 @@ class Transformer(keras.Model):
         # once at the end of each stack. Post-norm blocks end normalised already.
         if norm_first:
             self.encoder_norm = keras.layers.LayerNormalization(
-                epsilon=1e-5, name="encoder_norm", dtype=policy
+                epsilon=LAYER_NORM_EPSILON, name="encoder_norm", dtype=policy
             )
             self.decoder_norm = keras.layers.LayerNormalization(
-                epsilon=1e-5, name="decoder_norm", dtype=policy
+                epsilon=LAYER_NORM_EPSILON, name="decoder_norm", dtype=policy
             )
         self.embedding_dropout = keras.layers.Dropout(
             dropout, name="embedding_dropout", dtype=policy
@@ -197,8 +197,8 @@ class Transformer(keras.Model):
         Returns:
             The state dict; every entry has the batch as its leading dim:
             `memory_mask [B, S]` bool; `self_attention_cache`, per decoder layer a
-            `(keys, values)` pair of zeros `[B, L, N, H]`; `cross_attention_cache`, per
-            decoder layer the `(keys, values)` of the encoder output `[B, S, N, H]`;
+            `(keys, values)` pair of zeros `[B, L, N, K]`; `cross_attention_cache`, per
+            decoder layer the `(keys, values)` of the encoder output `[B, S, N, K]`;
             `attention [B, S]` float32, filled by each step.
         """
         if max_length is None:
@@ -219,7 +219,7 @@ class Transformer(keras.Model):
         memory, memory_mask = self._encode(source_ids, training=False)
         batch = ops.shape(source_ids)[0]
         head_size = self.d_model // self.num_heads
-        cache_shape = (batch, max_length, self.num_heads, head_size)  # [B, L, N, H]
+        cache_shape = (batch, max_length, self.num_heads, head_size)  # [B, L, N, K]
         dtype = self.compute_dtype
         return {
             "memory_mask": memory_mask,  # [B, S]
@@ -228,7 +228,7 @@ class Transformer(keras.Model):
                 for _ in self.decoder_blocks
             ],
             "cross_attention_cache": [
-                block.cross_attention.compute_key_value(memory)  # [B, S, N, H] twice
+                block.cross_attention.compute_key_value(memory)  # [B, S, N, K] twice
                 for block in self.decoder_blocks
             ],
             "attention": ops.zeros(ops.shape(memory_mask), "float32"),  # [B, S]
@@ -265,7 +265,7 @@ class Transformer(keras.Model):
                 cross_attention_cache=cross_cache,
                 return_attention_scores=True,
                 training=False,
-            )  # [B, 1, D], ([B, L, N, H], [B, L, N, H]), [B, N, 1, S]
+            )  # [B, 1, D], ([B, L, N, K], [B, L, N, K]), [B, N, 1, S]
             self_attention_cache.append(self_cache)
         new_state = {
             **state,
