@@ -664,13 +664,19 @@ def test_real_anki_splits_share_no_sentence_across_splits_and_corpora(shared_dat
 
 
 @needs_data
-def test_real_leakage_of_the_english_rule_is_what_the_component_rule_removes(shared_data):
+def test_real_leakage_of_each_split_rule(shared_data):
     pairs = corpora.anki_pairs()
     english = split_leakage(pairs, "english")
     assert [(r["test"], r["english_seen"], r["other_seen"]) for r in english] == [
         (2396, 0, 210),
         (3482, 0, 354),
         (636, 0, 126),
+    ]
+    random_rule = split_leakage(pairs, "random")  # seed 0
+    assert [(r["test"], r["english_seen"], r["other_seen"]) for r in random_rule] == [
+        (2409, 1331, 203),
+        (3382, 2330, 303),
+        (596, 418, 134),
     ]
     component = split_leakage(pairs, "component")
     assert [(r["test"], r["either_seen"]) for r in component] == [(2320, 0), (3363, 0), (624, 0)]
