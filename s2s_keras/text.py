@@ -363,7 +363,7 @@ class WordPieceTokenizer(Tokenizer):
 
     Continuation pieces carry the `##` prefix (`"canción"` → `["can", "##cio", "##́n"]`).
     With the `"zh"` standardization a word is a run of Han characters between
-    punctuation, so pieces span several characters (`"我们走吧"` → `["我们", "##走吧"]`),
+    punctuation, so pieces span several characters (`"谢谢你"` → `["谢谢", "##你"]`),
     and a character the vocabulary lacks is one `[UNK]` piece, not a whole `[UNK]` run.
 
     Args:
