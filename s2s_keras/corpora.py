@@ -6,8 +6,14 @@ order, at an explicit `path`, in `S2S_DATA_DIR` (or `data_dir`), in the cache
 (`S2S_CACHE_DIR`, default `~/.cache/s2s-keras`), and only then downloaded from its canonical
 URL. Files from the data dir, the cache and the network are checked against the sha256 of
 their uncompressed content; downloads are written atomically. `S2S_OFFLINE=1` turns the
-download off. The Anki corpora are split by the hash of their English side
-(`types.grouped_split`); Multi30k keeps its official splits.
+download off. Multi30k keeps its official splits.
+
+The Anki corpora (Spanish, French, Mandarin, each paired with English) have no official
+split. Every sentence pair is an edge between its two sentences; the connected components
+of that graph, over all Anki corpora together, are split by the hash of their smallest
+English sentence (`component_splits`). So no sentence, of any language, occurs in two
+splits of any Anki corpus, and one English sentence lands in the same split in every
+corpus. `split_leakage` measures what simpler rules leak.
 
 References:
     - Tatoeba sentence pairs (tatoeba.org), packaged by www.manythings.org/anki
@@ -26,18 +32,20 @@ import gzip
 import hashlib
 import http.client
 import itertools
+import json
 import os
+import random
 import tempfile
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from s2s_keras.errors import ChecksumError, CorpusFormatError, DataNotFoundError, S2SError
-from s2s_keras.types import Corpus, ParallelText, grouped_split
+from s2s_keras.types import Corpus, ParallelText, split_name
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
@@ -115,6 +123,14 @@ REGISTRY: dict[str, RemoteFile] = {
             "0bb85dbaa1c896844649094d7eaf2e34bee34e84fe362b26ce7e8f2e12aae104",
             member="fra-eng/fra.txt",
         ),
+        # manythings.org/anki changes cmn-eng.zip with every export: this is the May 2022
+        # export's cmn.txt at a fixed commit, served as the plain file.
+        RemoteFile(
+            "anki-cmn-eng/cmn.txt",
+            "https://raw.githubusercontent.com/13luoyu/Transformer-machine-translation/"
+            "b172d4aa468126c16f51dbf75797aaff77cf787e/cmn.txt",
+            "aa264a2447b26ab7c9d413f8321f9e2a779fd134b5118306b6e26a3499b3926e",
+        ),
         *(
             RemoteFile(
                 f"multi30k/{n}",
@@ -134,7 +150,14 @@ _ANKI = {
     "eng-spa": ("anki-spa-eng/spa.txt", "en", "es", 0),
     "fra-eng": ("anki-fra-eng/fra.txt", "fr", "en", 1),
     "eng-fra": ("anki-fra-eng/fra.txt", "en", "fr", 0),
+    "cmn-eng": ("anki-cmn-eng/cmn.txt", "zh", "en", 1),
+    "eng-cmn": ("anki-cmn-eng/cmn.txt", "en", "zh", 0),
 }
+# Every Anki file, named by its X→English corpus: the split of each is computed over all.
+ANKI_FILES: dict[str, str] = {
+    name: relpath for name, (relpath, _, _, side) in _ANKI.items() if side == 1
+}
+SPLIT_RULES: tuple[str, ...] = ("random", "english", "component")
 _MULTI30K_SPLITS = {"train": "train", "validation": "val", "test": "test_2016_flickr"}
 CORPORA: tuple[str, ...] = (
     "toy",
@@ -167,6 +190,12 @@ def load_corpus(
 ) -> Corpus:
     """Load a parallel corpus in one direction, split into train / validation / test.
 
+    The split of an Anki corpus is computed over all of `ANKI_FILES` (`component_splits`),
+    so loading one needs the others too, found the same way. The result depends only on
+    the registered files, whose sha256 every copy is checked against: it is cached in the
+    cache folder, after which only the corpus's own file is read. An explicit file in
+    `path` is split on its own.
+
     Args:
         name: one of `CORPORA`, e.g. `"spa-eng"` (Spanish → English) or `"multi30k-de-en"`.
         data_dir: folder in the data-dir layout to use instead of `S2S_DATA_DIR`.
@@ -175,7 +204,7 @@ def load_corpus(
             work; nothing else is tried.
 
     Returns:
-        A `Corpus` named `name`, with ISO 639 language codes (`es`, `en`, `fr`, `de`).
+        A `Corpus` named `name`, with ISO 639-1 language codes (`es`, `en`, `fr`, `de`, `zh`).
 
     Raises:
         UnknownCorpusError: `name` is not in `CORPORA`.
@@ -190,15 +219,17 @@ def load_corpus(
     if name in _ANKI:
         relpath, source_lang, target_lang, english_side = _ANKI[name]
         pairs = read_anki(fetch(relpath, data_dir=data_dir, path=path))
-        if english_side == 1:
-            pairs = [(other, english) for english, other in pairs]
-        return grouped_split(
-            pairs,
-            english_side=english_side,
-            name=name,
-            source_lang=source_lang,
-            target_lang=target_lang,
-        )
+        if path is not None and not Path(path).expanduser().is_dir():
+            moved = _moved(component_splits([pairs]))  # an explicit file is split on its own
+        else:
+            moved = _anki_moved(relpath, pairs, data_dir=data_dir, path=path)
+        parts = {split: ([], []) for split in ("train", "validation", "test")}
+        for english, other in pairs:
+            sources, targets = parts[moved.get(english.strip()) or split_name(english)]
+            sources.append(other if english_side else english)
+            targets.append(english if english_side else other)
+        splits = {k: ParallelText(tuple(s), tuple(t)) for k, (s, t) in parts.items()}
+        return Corpus(name, source_lang, target_lang, **splits)
     source_lang, target_lang = corpus_languages(name)
     if path is not None and not Path(path).is_dir():
         raise DataNotFoundError(f"{name} needs a folder in the data-dir layout, got path={path}")
@@ -212,6 +243,147 @@ def load_corpus(
         for split, stem in _MULTI30K_SPLITS.items()
     }
     return Corpus(name, source_lang, target_lang, **splits)
+
+
+def anki_pairs(
+    *, data_dir: str | os.PathLike | None = None, path: str | os.PathLike | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """The `(english, other)` pairs of every Anki file, found as `fetch` finds them.
+
+    Args:
+        data_dir: folder to use instead of `S2S_DATA_DIR`.
+        path: a folder in the data-dir layout, used without checksums and without fallback.
+
+    Returns:
+        `{corpus: pairs}` for the corpora of `ANKI_FILES` (`"spa-eng"`, …), in file order.
+    """
+    return {
+        name: read_anki(fetch(relpath, data_dir=data_dir, path=path))
+        for name, relpath in ANKI_FILES.items()
+    }
+
+
+def component_splits(pair_lists: Iterable[Sequence[tuple[str, str]]]) -> dict[str, str]:
+    """The split of every English sentence when pairs are split by connected component.
+
+    Every distinct sentence (whitespace-stripped, whatever its language) is a node and every
+    pair an edge between its two sentences; each connected component goes to the split of
+    its smallest English sentence (`types.split_name`, 2 % test, 2 % validation, 96 %
+    train). Splitting by English side alone lets a sentence with two English translations
+    (`"Je t'aime."`: "I love you." and "I love thee.") fall into two splits; grouping whole
+    components means no sentence of any side crosses splits. A component that holds a
+    single English sentence keeps that sentence's split.
+
+    Args:
+        pair_lists: `(english, other)` pairs of one or more corpora (`read_anki`). Put all
+            corpora together: a sentence shared by two corpora joins their components.
+
+    Returns:
+        `{english.strip(): split}` for every English sentence of the pairs.
+
+    Example:
+        >>> splits = component_splits([[("I love you.", "Te quiero."),
+        ...                             ("I love thee.", "Te quiero.")]])
+        >>> splits["I love you."] == splits["I love thee."]
+        True
+    """
+    index: dict[str, int] = {}
+    parent: list[int] = []
+
+    def node(sentence: str) -> int:
+        i = index.setdefault(sentence.strip(), len(parent))
+        if i == len(parent):
+            parent.append(i)
+        return i
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]  # path halving keeps the trees shallow
+            i = parent[i]
+        return i
+
+    english: set[str] = set()
+    for pairs in pair_lists:
+        for en, other in pairs:
+            a, b = root(node(en)), root(node(other))
+            parent[a] = b
+            english.add(en.strip())
+    smallest: dict[int, str] = {}
+    for en in english:
+        r = root(index[en])
+        if r not in smallest or en < smallest[r]:
+            smallest[r] = en
+    return {en: split_name(smallest[root(index[en])]) for en in english}
+
+
+def split_leakage(
+    pairs_by_corpus: Mapping[str, Sequence[tuple[str, str]]], rule: str, *, seed: int = 0
+) -> list[dict]:
+    """How many test pairs share a sentence with a training split, under one split rule.
+
+    The rules, each with 2 % test, 2 % validation and 96 % train:
+
+    - `"random"`: every pair on its own (seeded), as a generic `train_test_split` would;
+    - `"english"`: by the hash of the English side (alternative translations of one English
+      sentence stay together, but one Spanish sentence with two English translations can
+      be in test and in train);
+    - `"component"`: by connected component over all the corpora given
+      (`component_splits`), the rule `load_corpus` uses.
+
+    Args:
+        pairs_by_corpus: `{corpus: (english, other) pairs}`, e.g. `anki_pairs()`.
+        rule: one of `SPLIT_RULES`.
+        seed: seed of the `"random"` rule. Defaults to 0.
+
+    Returns:
+        One row per corpus: `{"corpus", "rule", "test": test pairs, "english_seen": test
+        pairs whose English sentence occurs in a training split, "other_seen": the same for
+        the other side, "either_seen": pairs with at least one side seen}`. A sentence is
+        seen when it occurs (stripped) in the training split of any of the corpora given,
+        on either side.
+
+    Raises:
+        ValueError: `rule` is not one of `SPLIT_RULES`.
+    """
+    if rule not in SPLIT_RULES:
+        raise ValueError(f"unknown split rule {rule!r}; expected one of: {', '.join(SPLIT_RULES)}")
+    if rule == "component":
+        splits = component_splits(pairs_by_corpus.values())
+        split_of = {
+            name: [splits[en.strip()] for en, _ in pairs] for name, pairs in pairs_by_corpus.items()
+        }
+    elif rule == "english":
+        split_of = {
+            name: [split_name(en) for en, _ in pairs] for name, pairs in pairs_by_corpus.items()
+        }
+    else:
+        rng = random.Random(seed)
+        split_of = {
+            name: [_split_of_bucket(rng.randrange(100)) for _ in pairs]
+            for name, pairs in pairs_by_corpus.items()
+        }
+    trained = {
+        sentence.strip()
+        for name, pairs in pairs_by_corpus.items()
+        for pair, split in zip(pairs, split_of[name], strict=True)
+        if split == "train"
+        for sentence in pair
+    }
+    rows = []
+    for name, pairs in pairs_by_corpus.items():
+        test = [pair for pair, split in zip(pairs, split_of[name], strict=True) if split == "test"]
+        seen = [(en.strip() in trained, other.strip() in trained) for en, other in test]
+        rows.append(
+            {
+                "corpus": name,
+                "rule": rule,
+                "test": len(test),
+                "english_seen": sum(e for e, _ in seen),
+                "other_seen": sum(o for _, o in seen),
+                "either_seen": sum(e or o for e, o in seen),
+            }
+        )
+    return rows
 
 
 def fetch(
@@ -270,7 +442,8 @@ def cache_dir() -> Path:
 def open_text(path: str | os.PathLike) -> Iterator[str]:
     """Yield the lines of a UTF-8 text file, plain or gzip-compressed (`.gz`).
 
-    Lines come without their line ending. The file is closed when the iteration ends.
+    Lines come without their line ending, the first without a byte-order mark (the
+    Mandarin Anki file starts with one). The file is closed when the iteration ends.
 
     Args:
         path: the file.
@@ -289,7 +462,8 @@ def open_text(path: str | os.PathLike) -> Iterator[str]:
                     raise CorpusFormatError(
                         f"{path}, line {lineno}: invalid UTF-8 ({e.reason} at byte {e.start})"
                     ) from None
-                yield line.rstrip("\r\n")
+                line = line.rstrip("\r\n")
+                yield line.removeprefix("\ufeff") if lineno == 1 else line
     except _BAD_ARCHIVE as e:
         raise CorpusFormatError(f"{path}: corrupt gzip file ({e})") from e
 
@@ -302,19 +476,31 @@ def read_anki(path: str | os.PathLike) -> list[tuple[str, str]]:
 
     Returns:
         `(english, other)` pairs in file order, text unchanged; columns after the second
-        (newer exports add an attribution) are ignored.
+        (newer exports add an attribution) are ignored, and so are empty lines at the end
+        of the file (the Mandarin file ends with one).
 
     Raises:
-        CorpusFormatError: a line has fewer than two columns, an empty field or bad UTF-8.
+        CorpusFormatError: a line has fewer than two columns, an empty field or bad UTF-8,
+            or an empty line is followed by more pairs.
     """
+
+    def bad(lineno, line):
+        return CorpusFormatError(
+            f"{path}, line {lineno}: expected 'English<TAB>translation' with both fields "
+            f"non-empty, got {line[:80]!r}"
+        )
+
     pairs = []
+    empty = None  # the first empty line since the last pair
     for lineno, line in enumerate(open_text(path), 1):
+        if not line:
+            empty = empty or lineno
+            continue
+        if empty:
+            raise bad(empty, "")
         fields = line.split("\t")
         if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-            raise CorpusFormatError(
-                f"{path}, line {lineno}: expected 'English<TAB>translation' with both fields "
-                f"non-empty, got {line[:80]!r}"
-            )
+            raise bad(lineno, line)
         pairs.append((fields[0], fields[1]))
     return pairs
 
@@ -332,6 +518,66 @@ def read_aligned(source_path: str | os.PathLike, target_path: str | os.PathLike)
             f"line-aligned files must have equal line counts"
         )
     return ParallelText(source, target)
+
+
+def _split_of_bucket(k: int) -> str:
+    return "test" if k < 2 else "validation" if k < 4 else "train"
+
+
+def _moved(splits: dict[str, str]) -> dict[str, str]:
+    """The English sentences whose component moves them out of their own hash's split."""
+    return {en: split for en, split in splits.items() if split != split_name(en)}
+
+
+# {sha256 of the registered Anki files: moved English sentences} of this process.
+_MOVED: dict[str, dict[str, str]] = {}
+
+
+def _anki_moved(relpath, pairs, *, data_dir, path) -> dict[str, str]:
+    """`_moved(component_splits(...))` over every Anki file, cached where the files are verified.
+
+    The files of `data_dir`, the cache and the network all carry the registered sha256, so
+    the result depends on the registry alone: it is kept in the cache folder under the hash
+    of those sha256s and reused without reading the other files again.
+    """
+    files = {rp: REGISTRY[rp].sha256 for rp in sorted(ANKI_FILES.values())}
+
+    def compute():
+        others = (
+            read_anki(fetch(rp, data_dir=data_dir, path=path)) for rp in files if rp != relpath
+        )
+        return _moved(component_splits([pairs, *others]))
+
+    if path is not None:  # unverified files: nothing to key a cache on
+        return compute()
+    key = hashlib.sha256(json.dumps(files).encode()).hexdigest()
+    if key in _MOVED:
+        return _MOVED[key]
+    cached = cache_dir() / "anki-splits" / f"{key[:16]}.json"
+    try:
+        saved = json.loads(cached.read_text(encoding="utf-8"))
+        if saved["files"] != files or not isinstance(saved["moved"], dict):
+            raise ValueError("another registry")
+        moved = saved["moved"]
+    except (OSError, ValueError, KeyError, TypeError):  # absent or unreadable: compute it
+        moved = compute()
+        with contextlib.suppress(OSError):  # a read-only cache only costs time
+            _write_atomically(cached, json.dumps({"files": files, "moved": moved}, indent=0))
+    _MOVED[key] = moved
+    return moved
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so no reader sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _open_binary(path: Path, gzipped: bool):

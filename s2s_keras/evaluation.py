@@ -2,7 +2,11 @@
 
 Introduced in notebook 02 (masked loss, BLEU); notebook 07 applies it to every model.
 BLEU and chrF come from sacrebleu only: hypotheses are detokenized plain text, the
-references the raw corpus lines, BLEU lower-cased with the 13a tokenizer. The retrieval
+references the raw corpus lines, BLEU lower-cased with the 13a tokenizer, or with
+sacrebleu's `zh` tokenizer for a Chinese target (13a splits on spaces and punctuation,
+so a Chinese sentence would be one or two "words"). `paired_bootstrap` says whether two
+systems differ significantly (Koehn 2004, "Statistical Significance Tests for Machine
+Translation Evaluation"). The retrieval
 metrics of notebook 01's dual encoder close the module.
 """
 
@@ -127,12 +131,30 @@ class MaskedAccuracy(keras.metrics.Metric):
         self.total.assign(0.0)
 
 
-def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
-    """Corpus BLEU and chrF with their sacrebleu signatures (DESIGN §5).
+# sacrebleu tokenizers of target languages that 13a cannot split into words.
+BLEU_TOKENIZERS = {"zh": "zh"}
+
+
+def bleu_metric(target_lang: str | None = None) -> sacrebleu.metrics.BLEU:
+    """The BLEU of the evaluation protocol for a target language: lower-cased, 13a or `zh`.
+
+    Args:
+        target_lang: ISO 639-1 code of the target side, e.g. `"en"` or `"zh"`; `None`
+            (unknown) scores as 13a does.
+    """
+    return sacrebleu.metrics.BLEU(lowercase=True, tokenize=BLEU_TOKENIZERS.get(target_lang))
+
+
+def corpus_scores(
+    hypotheses: Sequence[str], references: Sequence[str], *, target_lang: str | None = None
+) -> dict:
+    """Corpus BLEU and chrF with their sacrebleu signatures.
 
     Args:
         hypotheses: detokenized system outputs, one per line.
         references: the raw reference lines, aligned with `hypotheses`.
+        target_lang: ISO 639-1 code of their language; `"zh"` selects sacrebleu's `zh`
+            tokenizer for BLEU (the signature shows `tok:zh`). Defaults to `None` (13a).
 
     Returns:
         `{"bleu": float, "chrf": float, "bleu_signature": str, "chrf_signature": str,
@@ -141,7 +163,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
     hypotheses, references = list(hypotheses), list(references)
     if len(hypotheses) != len(references):
         raise ValueError(f"got {len(hypotheses)} hypotheses for {len(references)} references")
-    bleu = sacrebleu.metrics.BLEU(lowercase=True)
+    bleu = bleu_metric(target_lang)
     chrf = sacrebleu.metrics.CHRF()
     return {
         "bleu": bleu.corpus_score(hypotheses, [references]).score,
@@ -170,6 +192,8 @@ def bleu_by_length(
     hypotheses: Sequence[str],
     references: Sequence[str],
     edges: Sequence[int] = (0, 5, 10, 15, 20, 30),
+    *,
+    target_lang: str | None = None,
 ) -> list[dict]:
     """Corpus BLEU per bucket of source length (in whitespace-separated words).
 
@@ -179,6 +203,7 @@ def bleu_by_length(
     Args:
         sources, hypotheses, references: aligned lines.
         edges: bucket lower bounds; the last bucket is open-ended.
+        target_lang: language of the hypotheses, as in `corpus_scores`.
 
     Returns:
         One dict per non-empty bucket: `{"bucket": "10-14", "min": 10, "max": 14,
@@ -189,7 +214,7 @@ def bleu_by_length(
             f"got {len(sources)} sources, {len(hypotheses)} hypotheses and "
             f"{len(references)} references; they must be aligned"
         )
-    bleu = sacrebleu.metrics.BLEU(lowercase=True)
+    bleu = bleu_metric(target_lang)
     rows = []
     bounds = list(edges) + [None]
     for low, high in zip(bounds[:-1], bounds[1:], strict=True):
@@ -213,6 +238,71 @@ def bleu_by_length(
             }
         )
     return rows
+
+
+def paired_bootstrap(
+    baseline: Sequence[str],
+    system: Sequence[str],
+    references: Sequence[str],
+    *,
+    target_lang: str | None = None,
+    samples: int = 1000,
+    alpha: float = 0.05,
+) -> dict:
+    """Whether `system` scores differently from `baseline`, by paired bootstrap resampling.
+
+    sacrebleu's own test (`sacrebleu.significance.PairedTest`, `test_type="bs"`, as
+    `sacrebleu --paired-bs`): both systems are scored on the same `samples` resamples of
+    the test sentences, and the p-value is the share of resamples whose difference exceeds
+    the observed one around its mean. The resamples are seeded (`SACREBLEU_SEED`, default
+    12345), so the result is reproducible. Two outputs with the same score are never
+    called significant (sacrebleu gives them the smallest p-value, `1 / (samples + 1)`).
+
+    Args:
+        baseline, system: detokenized outputs of the two systems, aligned with `references`.
+        references: the raw reference lines.
+        target_lang: language of the outputs, as in `corpus_scores`.
+        samples: bootstrap resamples. Defaults to 1000.
+        alpha: significance level. Defaults to 0.05.
+
+    Returns:
+        `{"bleu": row, "chrf": row, "samples": int, "bleu_signature": str,
+        "chrf_signature": str}`, each row `{"baseline": float, "system": float,
+        "p_value": float, "significant": bool}`.
+    """
+    from sacrebleu.significance import PairedTest
+
+    baseline, system, references = list(baseline), list(system), list(references)
+    if not len(baseline) == len(system) == len(references):
+        raise ValueError(
+            f"got {len(baseline)} baseline and {len(system)} system outputs for "
+            f"{len(references)} references; they must be aligned"
+        )
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive integer, got {samples!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    metrics = {"bleu": bleu_metric(target_lang), "chrf": sacrebleu.metrics.CHRF()}
+    test = PairedTest(
+        [("baseline", baseline), ("system", system)],
+        metrics,
+        references=[references],
+        test_type="bs",
+        n_samples=samples,
+    )
+    signatures, scores = test()
+    out: dict = {"samples": samples}
+    # sacrebleu names its columns after the metrics ("BLEU", "chrF2"), in their order.
+    for key, name in zip(metrics, [k for k in scores if k != "System"], strict=True):
+        base, other = scores[name]
+        out[key] = {
+            "baseline": base.score,
+            "system": other.score,
+            "p_value": other.p_value,
+            "significant": bool(other.p_value < alpha and other.score != base.score),
+        }
+        out[f"{key}_signature"] = str(signatures[name])
+    return out
 
 
 # --- translation retrieval (notebook 01) --------------------------------------------

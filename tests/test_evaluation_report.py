@@ -1,8 +1,10 @@
-"""Error analysis and result charts of notebook 07."""
+"""Scores for every target language, significance, error analysis and result charts."""
+
+import math
 
 import pytest
 
-from s2s_keras.evaluation import corpus_scores, sentence_chrf
+from s2s_keras.evaluation import bleu_by_length, corpus_scores, paired_bootstrap, sentence_chrf
 from s2s_keras.plots import grouped_bar_chart
 
 
@@ -44,3 +46,97 @@ def test_grouped_bar_chart_draws_one_labelled_bar_per_group_and_series():
 def test_grouped_bar_chart_rejects_groups_with_different_series():
     with pytest.raises(ValueError, match="every group needs the series"):
         grouped_bar_chart({"a": {"greedy": 1.0}, "b": {"beam 4": 2.0}}, ylabel="BLEU")
+
+
+# --- BLEU for the target language -------------------------------------------------------
+
+ZH_HYP, ZH_REF = "猫坐在垫子上。", "猫坐在垫子上了。"
+
+
+def test_a_chinese_target_is_scored_with_the_zh_tokenizer():
+    # One token per character: 7/7, 5/6, 4/5 and 3/4 n-grams match; 7 against 8 characters.
+    expected = 100 * math.exp(1 - 8 / 7) * (1 * 5 / 6 * 4 / 5 * 3 / 4) ** 0.25
+    scores = corpus_scores([ZH_HYP], [ZH_REF], target_lang="zh")
+    assert scores["bleu"] == pytest.approx(expected)
+    assert "|tok:zh|" in scores["bleu_signature"] and "case:lc" in scores["bleu_signature"]
+    assert scores["chrf"] == corpus_scores([ZH_HYP], [ZH_REF])["chrf"]
+
+
+def test_13a_would_read_a_chinese_sentence_as_one_word():
+    scores = corpus_scores([ZH_HYP], [ZH_REF])
+    assert scores["bleu"] == 0.0 and "|tok:13a|" in scores["bleu_signature"]
+
+
+def test_other_target_languages_keep_13a():
+    hyps, refs = ["The cat sat on the mat."], ["The cat sat on a mat."]
+    assert corpus_scores(hyps, refs, target_lang="en") == corpus_scores(hyps, refs)
+    assert corpus_scores(hyps, refs, target_lang="es")["bleu_signature"].startswith(
+        "nrefs:1|case:lc|eff:no|tok:13a|"
+    )
+
+
+def test_bleu_by_length_scores_a_chinese_target_like_corpus_scores():
+    [row] = bleu_by_length(["The cat sat on the mat."], [ZH_HYP], [ZH_REF], target_lang="zh")
+    assert row["bleu"] == pytest.approx(corpus_scores([ZH_HYP], [ZH_REF], target_lang="zh")["bleu"])
+
+
+# --- paired bootstrap -------------------------------------------------------------------
+
+REFS = [f"the {a} sat on the {b} today" for a in ("cat", "dog", "bird", "cow") for b in "xyzuv"]
+GOOD = list(REFS)
+BAD = [r.replace("the ", "a ").replace(" today", "") for r in REFS]
+ALMOST = [*GOOD[:-1], "the cow sat on a v today"]  # one word wrong in one sentence of 20
+
+
+@pytest.fixture(autouse=True)
+def default_sacrebleu_seed(monkeypatch):
+    monkeypatch.delenv("SACREBLEU_SEED", raising=False)
+
+
+def test_a_system_better_on_every_sentence_is_significantly_better():
+    result = paired_bootstrap(BAD, GOOD, REFS, samples=200)
+    assert result["bleu"]["system"] == pytest.approx(100.0)
+    assert result["bleu"]["baseline"] < 50.0
+    assert result["bleu"]["p_value"] == 1 / 201  # no resample reaches the observed difference
+    assert result["bleu"]["significant"] and result["chrf"]["significant"]
+    assert "|bs:200|seed:12345|" in result["bleu_signature"]
+    assert "|bs:200|seed:12345|" in result["chrf_signature"]
+
+
+def test_one_wrong_word_in_twenty_sentences_is_not_significant():
+    result = paired_bootstrap(GOOD, ALMOST, REFS, samples=200)
+    assert result["bleu"]["baseline"] == pytest.approx(100.0)
+    assert result["bleu"]["system"] < result["bleu"]["baseline"]
+    assert result["bleu"]["p_value"] > 0.05 and not result["bleu"]["significant"]
+
+
+def test_identical_outputs_are_never_significant():
+    result = paired_bootstrap(ALMOST, ALMOST, REFS, samples=100)
+    # sacrebleu's p-value for a zero difference is its smallest one, 1 / (samples + 1).
+    assert result["bleu"]["p_value"] == 1 / 101
+    assert not result["bleu"]["significant"] and not result["chrf"]["significant"]
+
+
+def test_paired_bootstrap_uses_the_zh_tokenizer_for_a_chinese_target():
+    result = paired_bootstrap([ZH_HYP], [ZH_REF], [ZH_REF], target_lang="zh", samples=10)
+    assert result["bleu"]["baseline"] == pytest.approx(
+        corpus_scores([ZH_HYP], [ZH_REF], target_lang="zh")["bleu"]
+    )
+    assert "|tok:zh|" in result["bleu_signature"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"samples": 0}, "samples must be a positive integer, got 0"),
+        ({"alpha": 1.5}, r"alpha must be in \(0, 1\), got 1.5"),
+    ],
+)
+def test_paired_bootstrap_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        paired_bootstrap(GOOD, GOOD, REFS, **kwargs)
+
+
+def test_paired_bootstrap_rejects_misaligned_outputs():
+    with pytest.raises(ValueError, match="got 20 baseline and 19 system outputs for 20 references"):
+        paired_bootstrap(GOOD, GOOD[:-1], REFS)

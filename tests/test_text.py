@@ -13,9 +13,12 @@ from s2s_keras.text import (
     RESERVED_TOKENS,
     START_ID,
     UNK_ID,
+    CharacterTokenizer,
     WordPieceTokenizer,
     WordTokenizer,
+    learn_tokenizer,
     load_tokenizer,
+    standardization_for,
     standardize,
     unknown_rate,
 )
@@ -331,3 +334,208 @@ def test_unknown_rate_counts_unknown_tokens_among_real_tokens():
     tok = WordTokenizer.from_texts(["a b c"])
     assert unknown_rate(tok, ["a x", "y b c"]) == 2 / 5
     assert unknown_rate(tok, ["", " "]) == 0.0
+
+
+# --- Chinese ----------------------------------------------------------------------------
+
+
+def zh_standardized(text: str) -> str:
+    return standardize([text], "zh").numpy()[0].decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Tom游泳。", "Tom 游泳 。"),  # a run of Han characters is a word; case is kept
+        ("你好，世界？", "你好 , 世界 ?"),  # full-width ，？ fold to ASCII (NFKC) ...
+        ("你好,世界?", "你好 , 世界 ?"),  # ... so both spellings give the same tokens
+        ("他是一个 DJ 。", "他是一个 DJ 。"),
+        ("我有２０１４个ＡＢＣ！", "我有 2014 个 ABC !"),  # full-width digits and letters
+        ("我😀你", "我 😀 你"),
+        ("我\u2764\ufe0f你", "我 \u2764\ufe0f 你"),
+        ("說話", "說話"),  # traditional characters stay as they are
+        ("\uf900", "\u8c48"),  # a CJK compatibility ideograph becomes the unified one
+        ("\u3000我\u200b们 ", "我们"),  # ideographic space, zero-width space
+    ],
+)
+def test_chinese_standardization(raw, expected):
+    assert zh_standardized(raw) == expected
+
+
+def test_both_unicode_compatibility_forms_fold_full_width_punctuation_but_keep_the_period():
+    # Why Chinese detokenization must write full-width marks itself.
+    assert standardized("好，吗？不！") == "好 , 吗 ? 不 !"
+    assert zh_standardized("好，吗？不！") == "好 , 吗 ? 不 !"
+    assert zh_standardized("好。") == "好 。"
+
+
+def test_the_default_standardization_is_unchanged_by_the_chinese_one():
+    assert standardize(["Tom游泳。"]).numpy().tolist() == [
+        b"tom\xe6\xb8\xb8\xe6\xb3\xb3 \xe3\x80\x82"
+    ]
+    assert standardize(["¿Qué?"], "default").numpy() == standardize(["¿Qué?"]).numpy()
+
+
+def test_an_unknown_standardization_is_refused():
+    with pytest.raises(
+        ValueError, match="unknown standardization 'ja'; expected one of: default, zh"
+    ):
+        standardize(["a"], "ja")
+    with pytest.raises(ValueError, match="unknown standardization 'ja'"):
+        WordTokenizer(RESERVED_TOKENS, standardization="ja")
+
+
+def test_standardization_for_a_language():
+    assert [standardization_for(lang) for lang in ("zh", "en", "es", None)] == [
+        "zh",
+        "default",
+        "default",
+        "default",
+    ]
+
+
+ZH = ["我们走吧。", "Tom游泳。", "你好,世界?", "他们来了吗？"]
+
+
+@pytest.fixture(scope="module")
+def characters():
+    return CharacterTokenizer.from_texts(ZH, standardization="zh")
+
+
+def test_character_vocabulary_counts_han_characters_and_other_words(characters):
+    # "?" (ASCII and full-width), "。" and "们" twice; then the others once, in code-point order.
+    assert characters.vocab == (
+        *RESERVED_TOKENS,
+        *("?", "。", "们"),
+        *(",", "Tom", "世", "了", "他", "你", "吗", "吧", "好", "我", "来", "泳", "游", "界", "走"),
+    )
+    assert characters.lookup(characters.tokenize(["Tom游泳吗？"]).to_list()) == [
+        ["[START]", "Tom", "游", "泳", "吗", "?", "[END]"]
+    ]
+
+
+# (raw, what detokenize(tokenize(raw)) gives with the "zh" standardization)
+ZH_ROUND_TRIPS = [
+    ("Tom游泳。", "Tom游泳。"),  # spaces only inside runs of other scripts
+    ("我爱New York。", "我爱New York。"),
+    ("他是一个 DJ 。", "他是一个DJ。"),
+    ("你好,世界?", "你好，世界？"),  # the full-width marks the references mostly use
+    ("你好，世界！", "你好，世界！"),
+    ("注意：（笑）；", "注意：（笑）；"),
+    ("“看啊！”她说道。", "“看啊！”她说道。"),
+    ("3:30见，1,000,000元、1,2,3", "3:30见，1,000,000元、1,2,3"),  # numbers keep ASCII
+    ("我有２０１４个ＡＢＣ！", "我有2014个ABC！"),
+    ("我😀你", "我😀你"),
+    ("我\u2764\ufe0f你", "我\u2764\ufe0f你"),
+    ("說話", "說話"),
+    ("", ""),
+]
+
+
+@pytest.fixture(scope="module")
+def zh_round_trip_tokenizer():
+    return CharacterTokenizer.from_texts((raw for raw, _ in ZH_ROUND_TRIPS), standardization="zh")
+
+
+@pytest.mark.parametrize(("raw", "expected"), ZH_ROUND_TRIPS)
+def test_chinese_detokenize_inverts_tokenize(zh_round_trip_tokenizer, raw, expected):
+    ids = zh_round_trip_tokenizer.tokenize([raw])
+    assert texts(zh_round_trip_tokenizer.detokenize(ids)) == [expected]
+
+
+def test_an_unknown_character_is_one_unk_token(characters):
+    ids = characters.tokenize(["說你好"], add_markers=False)
+    assert ids.to_list() == [[UNK_ID, characters.vocab.index("你"), characters.vocab.index("好")]]
+
+
+# "谢谢" is the longest match of its 3 lone occurrences and of "谢谢你": the learner keeps it.
+THANKS = ["谢谢。", "谢谢。", "谢谢。", "谢谢你。", "不谢。"]
+
+
+@pytest.fixture(scope="module")
+def zh_wordpiece():
+    return WordPieceTokenizer.from_texts(THANKS, vocab_size=30, standardization="zh")
+
+
+def test_chinese_wordpiece_learns_pieces_of_several_characters(zh_wordpiece):
+    assert zh_wordpiece.vocab == (
+        *RESERVED_TOKENS,
+        "。",
+        "不",
+        "你",
+        "谢",
+        "##谢",
+        "谢谢",
+        "##。",
+        "##不",
+        "##你",
+    )
+    ids = zh_wordpiece.tokenize(["谢谢你。", "不谢谢"], add_markers=False)
+    assert zh_wordpiece.lookup(ids.to_list()) == [["谢谢", "##你", "。"], ["不", "##谢", "##谢"]]
+    assert texts(zh_wordpiece.detokenize(ids)) == ["谢谢你。", "不谢谢"]
+
+
+def test_chinese_wordpiece_reads_an_unknown_character_as_one_unk_piece(zh_wordpiece):
+    ids = zh_wordpiece.tokenize(["谢谢您"], add_markers=False)
+    assert zh_wordpiece.lookup(ids.to_list()) == [["谢谢", "[UNK]"]]
+    # The default standardization keeps WordPiece's usual rule: the whole word is unknown.
+    default = WordPieceTokenizer(zh_wordpiece.vocab)
+    assert default.lookup(default.tokenize(["谢谢您"], add_markers=False).to_list()) == [["[UNK]"]]
+
+
+@pytest.mark.parametrize("kind", ["characters", "zh_wordpiece"])
+def test_save_then_load_keeps_the_standardization(kind, request, tmp_path):
+    tokenizer = request.getfixturevalue(kind)
+    directory = tokenizer.save(tmp_path / "tokenizer")
+    assert json.loads((directory / "tokenizer.json").read_text())["standardization"] == "zh"
+    loaded = load_tokenizer(directory)
+    assert (type(loaded), loaded.standardization) == (type(tokenizer), "zh")
+    assert texts(loaded.detokenize(loaded.tokenize(["谢谢你,Tom?"]))) == texts(
+        tokenizer.detokenize(tokenizer.tokenize(["谢谢你,Tom?"]))
+    )
+
+
+def test_a_tokenizer_json_without_a_standardization_loads_as_the_default(word_tokenizer, tmp_path):
+    directory = word_tokenizer.save(tmp_path / "old")
+    (directory / "tokenizer.json").write_text(json.dumps({"kind": "word", "vocab_size": 9}))
+    loaded = load_tokenizer(directory)
+    assert loaded.standardization == "default"
+    assert texts(loaded.detokenize(loaded.tokenize(["THE cat, sat"]))) == ["The cat [UNK] sat"]
+
+
+@pytest.mark.parametrize("kind", ["characters", "zh_wordpiece"])
+def test_chinese_tokenizers_run_in_a_reloaded_saved_model(kind, request, tmp_path):
+    tokenizer = request.getfixturevalue(kind)
+    module = tf.Module()
+    module.tokenizer = tokenizer
+    module.round_trip = tf.function(
+        lambda text: tokenizer.detokenize(tokenizer.tokenize(text).to_tensor()),
+        input_signature=[tf.TensorSpec([None], tf.string)],
+    )
+    tf.saved_model.save(module, str(tmp_path / "saved"))
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    sentences = ["谢谢你?", "Tom游泳。"]
+    assert texts(loaded.round_trip(tf.constant(sentences))) == texts(
+        tokenizer.detokenize(tokenizer.tokenize(sentences))
+    )
+
+
+def test_learn_tokenizer_gives_characters_for_chinese_words_and_keeps_other_languages():
+    chinese = learn_tokenizer(ZH, kind="word", language="zh")
+    assert (type(chinese), chinese.standardization) == (CharacterTokenizer, "zh")
+    spanish = learn_tokenizer(CORPUS, kind="word", vocab_size=6, language="es")
+    assert (type(spanish), spanish.standardization) == (WordTokenizer, "default")
+    assert spanish.vocab == WordTokenizer.from_texts(CORPUS, max_size=6).vocab
+    pieces = learn_tokenizer(THANKS, kind="wordpiece", vocab_size=30, language="zh")
+    assert (type(pieces), pieces.standardization, "谢谢" in pieces.vocab) == (
+        WordPieceTokenizer,
+        "zh",
+        True,
+    )
+
+
+def test_learn_tokenizer_rejects_an_unknown_kind():
+    with pytest.raises(
+        ValueError, match="kind must be one of 'word', 'character', 'wordpiece', got 'bpe'"
+    ):
+        learn_tokenizer(CORPUS, kind="bpe")
