@@ -76,12 +76,6 @@ def test_quick_bench_reports_every_key_for_the_four_models(quick_run):
         assert not any(key.startswith(("bleu", "chrf")) for key in row)  # not trained
         assert 0 < row["padding_efficiency"] <= 1
         assert row["measured_steps"] == QUICK_STEPS
-        assert (
-            row["params"]
-            == build_model(
-                bench.QUICK.config(name), row["source_vocab_size"], row["target_vocab_size"]
-            ).count_params()
-        )
     assert any("fewer than 50 steps" in note for note in report["notes"])
     assert "BLEU/chrF: not measured (--train-minutes 0)" in report["notes"]
 
@@ -502,7 +496,7 @@ def test_gru_lever_measured_has_the_one_shape():
 def test_kv_cache_lever_gives_two_entries_of_the_one_shape(toy_corpus):
     from s2s_keras.training import fit_tokenizers
 
-    tokenizers = fit_tokenizers(toy_corpus.train, kind="wordpiece", vocab_size=100)
+    tokenizers = fit_tokenizers(toy_corpus.train.take(100), kind="word")  # fast to fit
     keras.utils.set_random_seed(0)
     config = TransformerConfig(num_layers=1, d_model=8, num_heads=2, ff_dim=16)
     model = build_model(config, tokenizers[0].vocab_size, tokenizers[1].vocab_size)
