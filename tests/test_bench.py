@@ -1,4 +1,5 @@
-"""`s2s-keras bench`: the quick run's report, and the analytic FLOP counts by hand."""
+"""`s2s-keras bench`: the quick run's report, the one shape of a lever entry, the keys
+named for the training budget, and the analytic FLOP counts by hand."""
 
 import json
 import math
@@ -7,10 +8,13 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from s2s_keras import bench
+from s2s_keras.bench import levers, suite
 from s2s_keras.models import (
     AttentionSeq2SeqConfig,
     Seq2SeqConfig,
@@ -29,9 +33,10 @@ KEYS = (
     "greedy_sentences_per_s",
     "beam4_sentences_per_s",
     "latency_ms",
-    "bleu_20min",
-    "chrf_20min",
 )
+QUICK_STEPS = 6  # fewer than QUICK's 8: the command line's --steps is what counts
+ENTRY_KEYS = {"lever", "model", "variant", "baseline", "ratio", "settings", "observations", "error"}
+MEASUREMENT_KEYS = {"label", "unit", "value", "samples", "warmup"}
 
 
 def run_cli(*args):
@@ -46,38 +51,46 @@ def run_cli(*args):
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """One `s2s-keras bench --quick` run shared by the tests below."""
+    """One `s2s-keras bench --quick --steps 6` run shared by the tests below."""
     out = tmp_path_factory.mktemp("bench")
-    result = run_cli("bench", "--quick", "--out", out)
+    result = run_cli("bench", "--quick", "--steps", QUICK_STEPS, "--out", out)
     assert result.returncode == 0, result.stderr[-3000:]
     return result, out, json.loads((out / "bench.json").read_text())
 
 
+@pytest.mark.slow
 def test_quick_bench_reports_every_key_for_the_four_models(quick_run):
     _, _, report = quick_run
     assert report["mode"] == "quick"
+    assert report["settings"]["steps"] == QUICK_STEPS
+    assert report["settings"]["train_minutes"] == 0
     assert "TensorFlow" in report["hardware"]
     assert math.isfinite(report["matmul_peak_gflops"]) and report["matmul_peak_gflops"] > 0
+    assert len(report["matmul_gflops_samples"]) == 2 * bench.QUICK.matmul_repeats
     assert list(report["models"]) == ["seq2seq", "bahdanau", "luong-general", "transformer"]
     for name, row in report["models"].items():
-        for key in KEYS[:-2]:
+        for key in KEYS:
             value = row[key]
             assert isinstance(value, (int, float)) and math.isfinite(value), (name, key, value)
             assert value > 0, (name, key, value)
-        assert row["bleu_20min"] is None and row["chrf_20min"] is None  # not trained
+        assert not any(key.startswith(("bleu", "chrf")) for key in row)  # not trained
         assert 0 < row["padding_efficiency"] <= 1
-        assert row["measured_steps"] == bench.QUICK.steps
-        assert any("fewer than 50 steps" in note for note in report["notes"])
+        assert row["measured_steps"] == QUICK_STEPS
+    assert any("fewer than 50 steps" in note for note in report["notes"])
+    assert "BLEU/chrF: not measured (--train-minutes 0)" in report["notes"]
 
 
+@pytest.mark.slow
 def test_utilisation_is_the_achieved_flop_rate_over_the_measured_peak(quick_run):
     _, _, report = quick_run
     for row in report["models"].values():
         achieved = row["flops_per_target_token"] * row["train_tokens_per_s"]
+        assert row["achieved_gflops"] == pytest.approx(achieved / 1e9, rel=1e-9)
         expected = achieved / (report["matmul_peak_gflops"] * 1e9)
         assert row["flop_utilisation"] == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_quick_bench_prints_and_writes_one_table_row_per_model(quick_run):
     result, out, report = quick_run
     for i, name in enumerate(report["models"], 1):  # progress on stderr: start, then result
@@ -91,11 +104,14 @@ def test_quick_bench_prints_and_writes_one_table_row_per_model(quick_run):
             k: v for k, v in row.items() if k not in ("achieved_gflops", "flop_utilisation")
         }
     lines = table.splitlines()
-    assert lines[0].startswith("| model | params | train tok/s |")
+    assert lines[0] == (
+        "| model | params | train tok/s | step ms | padding eff. | MFLOP/tok | FLOP util. "
+        "| greedy sent/s | beam-4 sent/s | latency ms | peak RSS MB |"
+    )  # no BLEU/chrF columns: not trained
     assert len(lines) == 2 + 4
-    for line, name in zip(lines[2:], report["models"], strict=True):
-        assert line.startswith(f"| {name} | ")
-        assert line.rstrip().endswith("| n/a | n/a |")  # BLEU and chrF: not trained
+    for line, (name, row) in zip(lines[2:], report["models"].items(), strict=True):
+        assert line.startswith(f"| {name} | {row['params']:,} | ")
+        assert line.count("|") == 12
 
 
 @pytest.mark.parametrize(
@@ -111,6 +127,123 @@ def test_bad_arguments_give_a_one_line_error(args, fragment):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert fragment in result.stderr.strip().splitlines()[-1]
+
+
+def test_command_line_options_override_the_preset_and_none_keeps_it():
+    settings = bench.with_overrides(bench.QUICK, steps=3, train_minutes=None, data_dir="d")
+    assert settings == replace(bench.QUICK, steps=3, data_dir="d")
+
+
+# --- keys named for the training budget ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "minutes, keys",
+    [
+        (20.0, ("bleu_after_20_min", "chrf_after_20_min")),
+        (5, ("bleu_after_5_min", "chrf_after_5_min")),
+        (0.5, ("bleu_after_0.5_min", "chrf_after_0.5_min")),
+    ],
+)
+def test_quality_keys_carry_the_training_minutes(minutes, keys):
+    assert bench.quality_keys(minutes) == keys
+
+
+def _report(train_minutes, row):
+    return {"settings": {"train_minutes": train_minutes}, "models": {"bahdanau": row}}
+
+
+ROW = {
+    "params": 1234567,
+    "train_tokens_per_s": 2910.6,
+    "step_ms": 179.54,
+    "padding_efficiency": 0.8111,
+    "flops_per_target_token": 33.94e6,
+    "flop_utilisation": 0.4701,
+    "greedy_sentences_per_s": 568.71,
+    "beam4_sentences_per_s": 206.84,
+    "latency_ms": 33.84,
+    "peak_rss_mb": 1580.6,
+}
+ROW_CELLS = (
+    "| bahdanau | 1,234,567 | 2,911 | 179.5 | 0.81 | 33.9 | 47.0% | 568.7 | 206.8 | 33.8 | 1,581"
+)
+
+
+def test_markdown_table_names_the_budget_in_its_bleu_and_chrf_columns():
+    row = {**ROW, "bleu_after_5_min": 36.54, "chrf_after_5_min": 54.72}
+    header, rule, line = bench.markdown_table(_report(5.0, row)).splitlines()
+    assert header.endswith("| peak RSS MB | BLEU after 5 min | chrF after 5 min |")
+    assert rule == "| --- |" + " ---: |" * 12
+    assert line == ROW_CELLS + " | 36.5 | 54.7 |"
+
+
+def test_markdown_table_has_no_bleu_columns_without_a_budget_and_n_a_for_missing_values():
+    header, _, line = bench.markdown_table(_report(0.0, {**ROW, "latency_ms": None})).splitlines()
+    assert header.endswith("| latency ms | peak RSS MB |")
+    assert line == ROW_CELLS.replace("| 33.8 |", "| n/a |") + " |"
+
+
+@pytest.fixture(scope="module")
+def toy_corpus():
+    return suite.load_bench_corpus(replace(bench.QUICK, toy_pairs=600))
+
+
+def test_budgeted_training_scores_under_keys_named_for_its_minutes(monkeypatch, toy_corpus):
+    import s2s_keras.training
+
+    calls = {}
+
+    class Trained:
+        info = {"epochs_run": 3}
+
+        def translate(self, sources, batch_size, method="greedy"):
+            # The test split gets its references (BLEU and chrF 100), the rest itself.
+            if list(sources) == list(toy_corpus.test.source):
+                return list(toy_corpus.test.target)
+            return list(sources)
+
+    def fake_train(corpus, **kwargs):
+        calls[kwargs["model"]] = kwargs
+        return Trained(), {}
+
+    monkeypatch.setattr(s2s_keras.training, "train", fake_train)
+    settings = replace(
+        bench.QUICK, toy_pairs=600, train_minutes=5, rnn_learning_rate=2e-3, decode_sentences=4
+    )
+    for name in ("bahdanau", "transformer"):
+        scores = suite.train_and_score(name, settings, toy_corpus)
+    assert scores["bleu_after_5_min"] == pytest.approx(100.0)
+    assert scores["chrf_after_5_min"] == pytest.approx(100.0)
+    assert scores["train_minutes"] == 5 and scores["epochs_run"] == 3
+    assert calls["bahdanau"]["learning_rate"] == 2e-3
+    assert calls["transformer"]["learning_rate"] is None  # its recipe's
+    assert calls["bahdanau"]["max_minutes"] == 5
+    assert bench.FULL.rnn_learning_rate == 1e-3
+    assert bench.FULL.train_minutes == 20.0
+
+
+@pytest.mark.slow
+def test_training_to_a_time_budget_reports_bleu_and_chrf(toy_corpus):
+    settings = replace(bench.QUICK, toy_pairs=600, train_minutes=0.02, decode_sentences=8)
+    scores = suite.train_and_score("seq2seq", settings, toy_corpus)
+    assert set(scores) == {
+        "bleu_after_0.02_min",
+        "chrf_after_0.02_min",
+        "greedy_sentences_per_s_trained",
+        "beam4_sentences_per_s_trained",
+        "train_minutes",
+        "epochs_run",
+        "bleu_signature",
+        "chrf_signature",
+        "peak_rss_train_mb",
+    }
+    assert 0.0 <= scores["bleu_after_0.02_min"] <= 100.0
+    assert 0.0 <= scores["chrf_after_0.02_min"] <= 100.0
+    assert scores["train_minutes"] == 0.02 and scores["epochs_run"] >= 1
+    assert "tok:13a" in scores["bleu_signature"] and "nc:6" in scores["chrf_signature"]
+    assert scores["greedy_sentences_per_s_trained"] > 0
+    assert scores["beam4_sentences_per_s_trained"] > 0
 
 
 # --- FLOPs, counted by hand -----------------------------------------------------------
@@ -190,6 +323,28 @@ def test_transformer_flops_are_two_per_kernel_weight_per_token_plus_attention():
     assert bench.forward_flops(config, 13, n, n) == 2 * n * weights + attention
 
 
+def test_luong_dot_with_input_feeding_flops_by_hand():
+    config = AttentionSeq2SeqConfig(embedding_dim=2, units=3, attention="dot", input_feeding=True)
+    # encoder 720, bridge 72, no keys (h_t . h_s)
+    # per target token: GRU over [e; h~] 504, scores 2*6*4 = 48, context 48, combine 144,
+    # logits 60
+    assert bench.forward_flops(config, 5, 4, 3) == 720 + 72 + 3 * (504 + 48 + 48 + 144 + 60)
+
+
+def test_forward_flops_counts_each_sentence_of_an_array_of_lengths():
+    config = TransformerConfig(num_layers=1, d_model=4, num_heads=2, ff_dim=8)
+    each = bench.forward_flops(config, 5, np.array([3, 1]), np.array([2, 4]))
+    assert each.tolist() == [
+        bench.forward_flops(config, 5, 3, 2),
+        bench.forward_flops(config, 5, 1, 4),
+    ]
+
+
+def test_forward_flops_of_something_else_than_a_config_is_a_clear_error():
+    with pytest.raises(TypeError, match="got 'transformer'; build one with `models.model_config"):
+        bench.forward_flops("transformer", 5, 4, 3)
+
+
 def test_training_flops_per_token_is_three_forward_passes_over_real_tokens():
     config = Seq2SeqConfig(embedding_dim=2, units=3)
     sources, targets = np.array([4, 6]), np.array([3, 5])
@@ -198,44 +353,157 @@ def test_training_flops_per_token_is_three_forward_passes_over_real_tokens():
     assert per_token == pytest.approx(3 * forward / 8)
 
 
-def test_matmul_peak_is_a_positive_rate():
+def test_matmul_peak_is_the_median_of_its_positive_samples():
     median, samples = bench.matmul_peak_gflops(size=128, repeats=3)
-    assert len(samples) == 3 and median == sorted(samples)[1] and median > 0
+    assert len(samples) == 3 and median == sorted(samples)[1] and min(samples) > 0
 
 
-def test_training_to_a_time_budget_reports_bleu_and_chrf():
-    settings = replace(bench.QUICK, toy_pairs=600, train_minutes=0.02)
-    corpus = bench._load(settings)
-    scores = bench._train_and_score("seq2seq", settings, corpus)
-    assert 0.0 <= scores["bleu_20min"] <= 100.0 and 0.0 <= scores["chrf_20min"] <= 100.0
-    assert scores["epochs_run"] >= 1
-    assert "tok:13a" in scores["bleu_signature"]
-    # and the decoding speed of the trained model
-    assert scores["greedy_sentences_per_s_trained"] > 0
-    assert scores["beam4_sentences_per_s_trained"] > 0
+# --- levers: one shape for every lever -----------------------------------------------
 
 
-def test_budgeted_training_uses_the_rnn_learning_rate_only_for_the_rnns(monkeypatch):
-    import s2s_keras.training
+def _rates(*values, calls=None, name=None):
+    """A round function returning `values` in turn (and noting its calls in `calls`)."""
+    values = iter(values)
 
-    calls = {}
+    def one_round():
+        if calls is not None:
+            calls.append(name)
+        return next(values)
 
-    class Trained:
-        info = {"epochs_run": 1}
+    return one_round
 
-        def translate(self, sources, batch_size, method="greedy"):
-            return list(sources)  # scored against the references below
 
-    def fake_train(corpus, **kwargs):
-        calls[kwargs["model"]] = kwargs
-        return Trained(), {}
+def assert_lever_entry(entry, lever, model, unit, rounds):
+    assert set(entry) == ENTRY_KEYS
+    assert (entry["lever"], entry["model"], entry["error"]) == (lever, model, None)
+    assert entry["settings"]["rounds"] == rounds
+    for side in ("variant", "baseline"):
+        measurement = entry[side]
+        assert set(measurement) == MEASUREMENT_KEYS
+        assert measurement["unit"] == unit and measurement["label"]
+        assert len(measurement["samples"]) == rounds - 1
+        assert measurement["value"] == float(np.median(measurement["samples"]))
+        assert measurement["warmup"] > 0
+    assert entry["ratio"] == entry["variant"]["value"] / entry["baseline"]["value"]
+    json.dumps(entry)  # what levers.json holds
 
-    monkeypatch.setattr(s2s_keras.training, "train", fake_train)
-    corpus = bench._load(replace(bench.QUICK, toy_pairs=600))
-    settings = replace(bench.QUICK, toy_pairs=600, train_minutes=0.5, rnn_learning_rate=2e-3)
-    for name in ("bahdanau", "transformer"):
-        bench._train_and_score(name, settings, corpus)
-    assert calls["bahdanau"]["learning_rate"] == 2e-3
-    assert calls["transformer"]["learning_rate"] is None  # its recipe's
-    assert calls["bahdanau"]["max_minutes"] == 0.5
-    assert bench.FULL.rnn_learning_rate == 1e-3
+
+def test_compare_interleaves_the_rounds_and_divides_the_medians_after_the_warm_up():
+    calls = []
+    entry = levers.compare(
+        "a_lever",
+        model="bahdanau",
+        unit="train tokens/s",
+        variant=("on", _rates(1.0, 4.0, 6.0, calls=calls, name="on")),
+        baseline=("off", _rates(9.0, 2.0, 3.0, calls=calls, name="off")),
+        rounds=3,
+        settings={"steps": 5},
+        observations={"padding": 0.8},
+    )
+    assert calls == ["on", "off"] * 3
+    assert entry == {
+        "lever": "a_lever",
+        "model": "bahdanau",
+        "variant": {"label": "on", "unit": "train tokens/s", "value": 5.0, "samples": [4.0, 6.0],
+                    "warmup": 1.0},
+        "baseline": {"label": "off", "unit": "train tokens/s", "value": 2.5,
+                     "samples": [2.0, 3.0], "warmup": 9.0},
+        "ratio": 2.0,
+        "settings": {"steps": 5, "rounds": 3},
+        "observations": {"padding": 0.8},
+        "error": None,
+    }  # fmt: skip
+
+
+def test_a_lever_that_fails_keeps_the_shape_and_says_why_in_one_line():
+    def fails():
+        raise tf.errors.InvalidArgumentError(
+            None, None, "while compiling\nXLA compilation requires a fixed tensor list size\n"
+        )
+
+    entry = levers.compare(
+        "jit_compile",
+        model="luong-general",
+        unit="train tokens/s",
+        variant=("jit_compile=True", fails),
+        baseline=("jit_compile=False", _rates(1.0, 2.0)),
+        rounds=2,
+        settings={},
+    )
+    assert set(entry) == ENTRY_KEYS and entry["ratio"] is None
+    assert entry["error"] == (
+        "InvalidArgumentError: XLA compilation requires a fixed tensor list size"
+    )
+    for side in ("variant", "baseline"):
+        assert set(entry[side]) == MEASUREMENT_KEYS
+        assert entry[side]["value"] is None and entry[side]["samples"] == []
+    assert levers.lever_lines({"levers": [entry]}) == [
+        "luong-general: jit_compile=True vs jit_compile=False (train tokens/s): failed "
+        "(InvalidArgumentError: XLA compilation requires a fixed tensor list size)"
+    ]
+
+
+def test_lever_lines_give_one_line_per_entry_with_its_labels_unit_and_ratio():
+    def entry(lever, model, variant, baseline, unit, ratio):
+        return levers.compare(
+            lever,
+            model=model,
+            unit=unit,
+            variant=(variant, _rates(1.0, ratio)),
+            baseline=(baseline, _rates(1.0, 1.0)),
+            rounds=2,
+            settings={},
+        )
+
+    report = {
+        "levers": [
+            entry("fused_gru", None, "keras.layers.GRU", "RNN(GRUCell)", "sequences/s", 0.96),
+            entry("kv_cache_batched", "transformer", "cache", "recompute", "sentences/s", 12.97),
+            entry("kv_cache_one_at_a_time", "transformer", "cache, 1", "recompute, 1",
+                  "sentences/s", 2.971),
+        ]
+    }  # fmt: skip
+    assert levers.lever_lines(report) == [
+        "keras.layers.GRU vs RNN(GRUCell) (sequences/s): x0.96",
+        "transformer: cache vs recompute (sentences/s): x12.97",
+        "transformer: cache, 1 vs recompute, 1 (sentences/s): x2.97",
+    ]
+
+
+TINY = replace(
+    bench.QUICK,
+    batch_size=4,
+    max_length=16,
+    rnn_config={"embedding_dim": 4, "units": 4},
+    matmul_size=32,
+    matmul_repeats=3,
+    lever_rounds=2,
+)
+
+
+def test_matmul_lever_measured_has_the_one_shape():
+    entry = levers.lever_bfloat16_matmul(TINY)
+    assert_lever_entry(entry, "bfloat16_matmul", None, "GFLOP/s", rounds=3)
+    assert entry["settings"] == {"size": 32, "rounds": 3}
+
+
+def test_gru_lever_measured_has_the_one_shape():
+    entry = levers.lever_gru(TINY)
+    assert_lever_entry(entry, "fused_gru", None, "sequences/s", rounds=2)
+    assert entry["settings"] == {"shape": [4, 16, 4], "units": 4, "masked": True, "rounds": 2}
+
+
+def test_kv_cache_lever_gives_two_entries_of_the_one_shape(toy_corpus):
+    from s2s_keras.training import fit_tokenizers
+
+    tokenizers = fit_tokenizers(toy_corpus.train.take(100), kind="word")  # fast to fit
+    keras.utils.set_random_seed(0)
+    config = TransformerConfig(num_layers=1, d_model=8, num_heads=2, ff_dim=16)
+    model = build_model(config, tokenizers[0].vocab_size, tokenizers[1].vocab_size)
+    sentences = list(toy_corpus.test.source[:2])
+    batched, single = levers.lever_kv_cache("transformer", model, tokenizers, sentences, TINY)
+    assert_lever_entry(batched, "kv_cache_batched", "transformer", "sentences/s", rounds=2)
+    assert_lever_entry(single, "kv_cache_one_at_a_time", "transformer", "sentences/s", rounds=2)
+    assert batched["settings"]["sentences"] == single["settings"]["sentences"] == 2
+    # the two decoders agree (same model, same greedy search)
+    assert batched["observations"] == single["observations"] == {"same_tokens_share": 1.0}
