@@ -10,7 +10,7 @@ S2S_DATA_DIR ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
 export S2S_DATA_DIR
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test lab lint format clean
+.PHONY: demo test lab lint format clean cjk-font
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,21 @@ demo: $(VENV)/.installed
 
 # Registers the kernel "Python 3 (s2s-keras)" in .venv and starts JupyterLab on notebooks/
 # (no browser is opened where there is no display: open the URL it prints).
-lab: $(VENV)/.installed
+lab: $(VENV)/.installed cjk-font
 	$(BIN)/python -m s2s_keras.lab notebooks
 
+# Chinese text in plots (notebook 09, tests/test_plots.py) needs a font with Han characters:
+# installed from Debian's packages where there is none and we may (root with apt-get).
+cjk-font:
+	@fc-list 2>/dev/null | grep -qiE "wqy|noto sans cjk|droid sans fallback|source han" || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing fonts-wqy-microhei (a CJK font for Chinese plots)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	  else echo "note: no CJK font found; install fonts-wqy-microhei or fonts-noto-cjk for Chinese plots"; fi; }
+
 # The notebooks run top to bottom in smoke mode (toy corpus, tiny models) under nbval.
-test: $(VENV)/.installed
+test: $(VENV)/.installed cjk-font
 	$(BIN)/ruff check s2s_keras tests
 	S2S_SMOKE=1 $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env tests notebooks
 

@@ -1,17 +1,120 @@
-"""Plots: attention heatmaps and learning curves.
+"""Plots of the course, each a function that returns a matplotlib `Figure`.
 
-Introduced in notebook 04 (attention heatmaps). Functions return the matplotlib
-`Figure` so notebooks display it and the command line saves it; colours and fonts are
-chosen to read on a light background (JupyterLab's default theme and GitHub).
+Notebooks display the figure and the command line saves it; colours read on a light
+background (JupyterLab's default theme and GitHub). Text with Chinese characters gets
+a CJK font (`cjk_font`) automatically, glyph by glyph.
+
+- attention: `attention_heatmap` (one sentence, notebooks 04–07, the demo, the
+  explorer), `attention_heads` (every head of a Transformer layer, 06);
+- training: `learning_curves` (02–06);
+- data: `length_histograms` (00), `matrix_image` (masks and positional encodings, 01, 06);
+- results: `bar_chart`, `grouped_bar_chart`, `line_chart`, `bleu_by_length` (02–08),
+  `decoding_sweep` (beam sizes against BLEU and speed, 03);
+- representations: `sentence_vectors` (a PCA of sentence vectors, 01).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+# Fonts with Han characters, most common first (Debian/Ubuntu: `fonts-wqy-microhei`,
+# `fonts-noto-cjk`; macOS and Windows ship the last ones). matplotlib's default font,
+# DejaVu Sans, has none: Chinese text would be drawn as boxes, with a warning.
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Source Han Sans SC",
+    "Droid Sans Fallback",
+    "PingFang SC",
+    "Heiti SC",
+    "Microsoft YaHei",
+    "SimHei",
+    "Arial Unicode MS",
+)
+_CJK_FILE_HINTS = ("wqy", "noto", "cjk", "droid", "han", "pingfang", "heiti", "yahei", "simhei")
 
+
+def needs_cjk_font(text: str) -> bool:
+    """Whether `text` has CJK characters (Han, kana, Hangul, CJK punctuation)."""
+    return any(
+        0x2E80 <= ord(c) <= 0x9FFF or 0xAC00 <= ord(c) <= 0xD7AF or 0xF900 <= ord(c) <= 0xFFEF
+        for c in text
+    )
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """The name of an installed font with Han characters, or `None`.
+
+    matplotlib caches its font list when first imported, so a font installed later is
+    looked for on disk once and added.
+    """
+    from matplotlib import font_manager
+
+    def installed():
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in names), None)
+
+    if found := installed():
+        return found
+    for path in font_manager.findSystemFonts():
+        if any(hint in Path(path).name.lower() for hint in _CJK_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue  # not a font matplotlib can read
+    return installed()
+
+
+def _strings(value):
+    """Every string inside the arguments of a plot (nested lists, tuples, dicts)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _cjk_aware(plot):
+    """Draw the figure with a CJK fallback font when any text given to it needs one."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        if not any(needs_cjk_font(t) for t in _strings([args, kwargs])):
+            return plot(*args, **kwargs)
+        font = cjk_font()
+        if font is None:
+            raise RuntimeError(
+                "no font with Chinese characters is installed for matplotlib; install one "
+                "(Debian/Ubuntu: apt-get install fonts-wqy-microhei) and retry"
+            )
+        from matplotlib import rc_context
+
+        # A list of families: matplotlib falls back glyph by glyph, so Latin text keeps
+        # the default font. Texts take their font when created: the figure keeps it.
+        with rc_context({"font.family": [_default_family(), font]}):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
+def _default_family() -> str:
+    """matplotlib's default sans-serif font (DejaVu Sans unless configured otherwise)."""
+    from matplotlib import rcParams
+
+    return rcParams["font.sans-serif"][0]
+
+
+@_cjk_aware
 def attention_heatmap(
     weights, source_tokens: Sequence[str], target_tokens: Sequence[str], title: str | None = None
 ):
@@ -43,6 +146,7 @@ def attention_heatmap(
     return fig
 
 
+@_cjk_aware
 def learning_curves(history: dict, metrics: Sequence[str] = ("loss", "masked_accuracy")):
     """Training and validation curves from a Keras `History.history` dict, one panel each."""
     from matplotlib.figure import Figure
@@ -63,6 +167,7 @@ def learning_curves(history: dict, metrics: Sequence[str] = ("loss", "masked_acc
     return fig
 
 
+@_cjk_aware
 def length_histograms(lengths: dict, title: str = "Sentence lengths"):
     """Overlaid outline histograms of token counts, one per named sequence of lengths.
 
@@ -87,6 +192,7 @@ def length_histograms(lengths: dict, title: str = "Sentence lengths"):
     return fig
 
 
+@_cjk_aware
 def bar_chart(values: dict, ylabel: str, title: str = "", fmt: str = "{:.2f}"):
     """One labelled bar per entry of `values` (name → number), the value written on top."""
     from matplotlib.figure import Figure
@@ -103,6 +209,7 @@ def bar_chart(values: dict, ylabel: str, title: str = "", fmt: str = "{:.2f}"):
     return fig
 
 
+@_cjk_aware
 def bleu_by_length(results: dict, title: str = "BLEU by source length"):
     """One line per model: BLEU of each source-length bucket.
 
@@ -124,6 +231,7 @@ def bleu_by_length(results: dict, title: str = "BLEU by source length"):
     return fig
 
 
+@_cjk_aware
 def grouped_bar_chart(values: dict, ylabel: str, title: str = "", fmt: str = "{:.1f}"):
     """Bars in groups: `values` maps a group (e.g. a model) to `{series: number}`.
 
@@ -155,6 +263,7 @@ def grouped_bar_chart(values: dict, ylabel: str, title: str = "", fmt: str = "{:
     return fig
 
 
+@_cjk_aware
 def sentence_vectors(
     source_vectors,
     target_vectors,
@@ -208,6 +317,7 @@ def sentence_vectors(
     return fig
 
 
+@_cjk_aware
 def decoding_sweep(rows: Sequence[dict], title: str = "Beam search: quality and speed"):
     """BLEU and speed against beam size, one line per length-normalisation strength α.
 
@@ -247,6 +357,7 @@ def decoding_sweep(rows: Sequence[dict], title: str = "Beam search: quality and 
     return fig
 
 
+@_cjk_aware
 def line_chart(
     series: dict,
     xlabel: str,
@@ -277,6 +388,7 @@ def line_chart(
     return fig
 
 
+@_cjk_aware
 def matrix_image(
     values,
     xlabel: str,
@@ -305,6 +417,7 @@ def matrix_image(
     return fig
 
 
+@_cjk_aware
 def attention_heads(weights, source_tokens: Sequence[str], target_tokens: Sequence[str], title=""):
     """One attention heatmap per head, side by side, on one colour scale.
 
