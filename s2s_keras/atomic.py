@@ -72,7 +72,6 @@ def replacing(
         tmp.mkdir()
     try:
         yield tmp
-        _fsync_tree(tmp)
         replace(tmp, path)
     finally:
         _remove(tmp)  # gone already after a successful replace
@@ -98,7 +97,7 @@ def scratch(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def replace(source: str | os.PathLike, path: str | os.PathLike) -> None:
-    """Move the file or directory `source` to `path`, atomically where the OS allows.
+    """Move the file or directory `source` to `path`, flushed to disk, atomically.
 
     A file, or a directory where there is nothing, takes one `os.replace`. A directory
     over something takes two (a directory cannot be renamed over a non-empty one): the
@@ -107,6 +106,7 @@ def replace(source: str | os.PathLike, path: str | os.PathLike) -> None:
     in the instant between the two renames.
     """
     source, path = Path(source), Path(path)
+    _fsync_tree(source)  # the data on disk before the name points at it
     if not (source.is_dir() and os.path.lexists(path)):
         os.replace(source, path)
     else:
