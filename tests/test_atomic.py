@@ -183,7 +183,8 @@ def test_an_export_whose_swap_fails_midway_keeps_the_previous_export_loadable(
         export_saved_model(trained, out, beam_size=2)
     monkeypatch.undo()
     assert files(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["saved"]
-    translations = load_translator(out).translate(tf.constant(["The cat."])).numpy()
+    translator = load_translator(out)  # kept: its functions need its variables alive
+    translations = translator.translate(tf.constant(["The cat."])).numpy()
     assert [t.decode() for t in translations] == trained.translate(["The cat."])
 
 
