@@ -12,15 +12,12 @@ Introduced in notebook 02. The directory that `s2s-keras train` writes, and that
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 
-from s2s_keras import decoding, models  # noqa: F401  (models registers the classes load_model needs)
+from s2s_keras import atomic, decoding, models  # noqa: F401  (models registers the classes load_model needs)
 from s2s_keras.errors import S2SError
 from s2s_keras.text import Tokenizer, load_tokenizer
 
@@ -54,26 +51,14 @@ class TrainedModel:
         )
 
     def save(self, directory: str | Path) -> Path:
-        """Write the directory atomically: a crash mid-save leaves the old one intact."""
+        """Write the directory atomically (`atomic.replacing`): a crash or an error
+        mid-save leaves the previous directory, if any, readable at its path."""
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        try:
+        with atomic.replacing(directory, directory=True) as tmp:
             self.model.save(tmp / "model.keras")
             self.source_tokenizer.save(tmp / "source_tokenizer")
             self.target_tokenizer.save(tmp / "target_tokenizer")
             (tmp / "run.json").write_text(json.dumps(self.info, indent=2) + "\n")
-            if directory.exists():
-                old = directory.with_name(f".{directory.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(directory, old)
-                os.replace(tmp, directory)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return directory
 
     @classmethod

@@ -35,7 +35,6 @@ import itertools
 import json
 import os
 import random
-import tempfile
 import urllib.request
 import zipfile
 import zlib
@@ -44,6 +43,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from s2s_keras import atomic
 from s2s_keras.errors import ChecksumError, CorpusFormatError, DataNotFoundError, S2SError
 from s2s_keras.types import Corpus, ParallelText, split_name
 
@@ -569,15 +569,8 @@ def _anki_moved(relpath, pairs, *, data_dir, path) -> dict[str, str]:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file, so no reader sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic.replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _open_binary(path: Path, gzipped: bool):
@@ -643,11 +636,11 @@ def _download(remote: RemoteFile, data_dir) -> Path:
     if _offline():
         raise _not_found(remote, data_dir, f"S2S_OFFLINE is set, so {remote.url} was not tried")
     dest = cache_dir() / remote.relpath
-    dest.parent.mkdir(parents=True, exist_ok=True)
     # Everything is written inside a private folder next to `dest`, so one `with` removes
-    # every partial file on any error (KeyboardInterrupt included) and `os.replace` is atomic.
-    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.") as tmp:
-        raw, content = Path(tmp, "download"), Path(tmp, "content")
+    # every partial file on any error (KeyboardInterrupt included; a killed download's
+    # folder goes with the next download) and the final rename is atomic.
+    with atomic.scratch(dest) as tmp:
+        raw, content = tmp / "download", tmp / "content"
         try:
             with (
                 urllib.request.urlopen(remote.url, timeout=_TIMEOUT_S) as response,
@@ -684,6 +677,6 @@ def _download(remote: RemoteFile, data_dir) -> Path:
                 f"{remote.relpath} from {remote.url} has sha256 {actual}, expected "
                 f"{remote.sha256}; nothing was saved"
             )
-        os.replace(content, dest)
+        atomic.replace(content, dest)
     _VERIFIED.add(_memo_key(dest, remote.sha256))
     return dest

@@ -16,8 +16,9 @@ import os
 from pathlib import Path
 
 from s2s_keras.models import model_config
+from s2s_keras.training import TrainSettings, train_or_load
 
-# One pass over the 114,125 training pairs of spa-eng per model, capped at a wall-clock
+# Fields of `TrainSettings`. One pass over the 114,125 training pairs of spa-eng per model, capped at a wall-clock
 # budget so a notebook on a slow machine still finishes. RNNs: embeddings of 128, 256 GRU
 # units per direction, 5,000 words per side, Adam at 1e-3; the Transformer: the package's
 # default (2+2 layers, d_model 128) on 8,000 WordPieces per side, with its own recipe.
@@ -47,26 +48,26 @@ def runs_dir() -> Path:
     return Path(os.environ.get("S2S_RUNS_DIR", "runs")) / "course"
 
 
-def settings(name: str, smoke: bool = False) -> dict:
-    """The keyword arguments of `training.train` for the architecture `name`."""
+def settings(name: str, smoke: bool = False) -> TrainSettings:
+    """The `training.TrainSettings` of the architecture `name` in the course."""
     transformer = name == "transformer"
     if smoke:
         sizes = SMOKE_TRANSFORMER if transformer else SMOKE_SIZES
-        return {
-            "model": name,
-            "config": model_config(name, **sizes),
-            "vocab_size": 500 if transformer else None,
+        return TrainSettings(
+            model=name,
+            config=model_config(name, **sizes),
+            vocab_size=500 if transformer else None,
             **SMOKE,
-        }
+        )
     if transformer:
-        return {"model": name, "config": model_config(name), "vocab_size": 8000, **FULL}
-    return {
-        "model": name,
-        "config": model_config(name, **RNN_SIZES),
-        "vocab_size": WORD_VOCAB,
-        "learning_rate": RNN_LEARNING_RATE,
+        return TrainSettings(model=name, config=model_config(name), vocab_size=8000, **FULL)
+    return TrainSettings(
+        model=name,
+        config=model_config(name, **RNN_SIZES),
+        vocab_size=WORD_VOCAB,
+        learning_rate=RNN_LEARNING_RATE,
         **FULL,
-    }
+    )
 
 
 def train(name: str, corpus, smoke: bool = False, *, retrain: bool = False, verbose=2):
@@ -75,9 +76,5 @@ def train(name: str, corpus, smoke: bool = False, *, retrain: bool = False, verb
     Returns:
         `(trained_model, history)` as `training.train_or_load` returns them.
     """
-    from s2s_keras.training import train_or_load
-
     directory = runs_dir() / corpus.name / name
-    return train_or_load(
-        directory, corpus, retrain=retrain, verbose=verbose, **settings(name, smoke)
-    )
+    return train_or_load(directory, corpus, settings(name, smoke), retrain=retrain, verbose=verbose)

@@ -76,7 +76,7 @@ def run(
     from s2s_keras.decoding import attention_map
     from s2s_keras.evaluation import corpus_scores
     from s2s_keras.toy import make_toy_corpus
-    from s2s_keras.training import train
+    from s2s_keras.training import TrainSettings, train
 
     corpus = make_toy_corpus(pairs, seed=seed)
     sizes = corpus.sizes()
@@ -92,14 +92,8 @@ def run(
     stop = StopAtAccuracy(target_accuracy)
     # If the target is never reached, keep the epoch with the best validation loss: at a
     # learning rate of 3e-3 the loss can spike in a late epoch.
-    trained, _ = train(
-        corpus,
-        epochs=max_epochs,
-        patience=max_epochs,
-        seed=seed,
-        verbose=1 if sys.stdout.isatty() else 2,
-        callbacks=[stop],
-    )
+    settings = TrainSettings(epochs=max_epochs, patience=max_epochs, seed=seed)
+    trained, _ = train(corpus, settings, verbose=1 if sys.stdout.isatty() else 2, callbacks=[stop])
     info = trained.info
     reached = (
         f"reached {target_accuracy:.1%} validation accuracy in epoch {stop.reached_at}"

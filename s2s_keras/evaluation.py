@@ -73,38 +73,6 @@ class MaskedLoss(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
-class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """The Transformer's learning rate: linear warm-up, then inverse square-root decay.
-
-    `lr(step) = scale · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5)` (Vaswani et
-    al. 2017, eq. 3), peaking at `step = warmup`.
-
-    Args:
-        d_model: the model width.
-        warmup_steps: steps of linear warm-up. Defaults to 4000.
-        scale: multiplies the whole schedule. Defaults to 1.
-    """
-
-    def __init__(self, d_model, warmup_steps=4000, scale=1.0):
-        if d_model < 1 or warmup_steps < 1 or scale <= 0:
-            raise ValueError(
-                f"d_model and warmup_steps must be >= 1 and scale > 0, got "
-                f"d_model={d_model!r}, warmup_steps={warmup_steps!r}, scale={scale!r}"
-            )
-        self.d_model = d_model
-        self.warmup_steps = warmup_steps
-        self.scale = scale
-
-    def __call__(self, step):
-        step = ops.maximum(ops.cast(step, "float32") + 1.0, 1.0)  # Keras counts from 0
-        decay = ops.minimum(ops.rsqrt(step), step * self.warmup_steps**-1.5)
-        return self.scale * self.d_model**-0.5 * decay
-
-    def get_config(self):
-        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
-
-
-@keras.saving.register_keras_serializable(package="s2s_keras")
 class MaskedAccuracy(keras.metrics.Metric):
     """Share of real (non-padding) target tokens whose arg-max prediction is right.
 

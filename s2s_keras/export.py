@@ -25,14 +25,11 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import tensorflow as tf
 
-from s2s_keras import decoding
+from s2s_keras import atomic, decoding
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.errors import S2SError
 from s2s_keras.text import END_ID, PAD_ID, START_ID, Tokenizer
@@ -249,12 +246,11 @@ def export_saved_model(
         beam_size=beam_size,
         alpha=alpha,
     )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        signatures = {"serving_default": translator.serve}
-        if has_attention(model):
-            signatures[ATTENTION_SIGNATURE] = translator.translate_with_attention
+    signatures = {"serving_default": translator.serve}
+    if has_attention(model):
+        signatures[ATTENTION_SIGNATURE] = translator.translate_with_attention
+    # Written beside `out_dir`, then swapped in: an error keeps a previous export.
+    with atomic.replacing(out_dir, directory=True) as tmp:
         tf.saved_model.save(translator, str(tmp), signatures=signatures)
         # `assets.extra/` holds files for people and tools, not for the graph (the place
         # TensorFlow Serving reads its warm-up requests from).
@@ -267,28 +263,7 @@ def export_saved_model(
             + "\n",
             encoding="utf-8",
         )
-        _replace_directory(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
-
-
-def _replace_directory(new: Path, target: Path) -> None:
-    """Move `new` to `target`; a previous `target` is kept until the move has succeeded."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    # A directory cannot be renamed over a non-empty one: move the old one aside first.
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_translator(path: str | Path):

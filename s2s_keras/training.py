@@ -1,58 +1,94 @@
-"""Training helpers: tokenizers for a corpus, compilation, callbacks.
+"""Training: tokenizers for a corpus, compilation, callbacks, and `train` itself.
 
 Introduced in notebook 02 (training a seq2seq model); the command line and every
-notebook train through these functions.
+notebook train through `train(corpus, TrainSettings(...))`. Backups of a run in
+progress live in `s2s_keras.checkpoints`.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
 import platform
-import re
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 from s2s_keras import distribute
 from s2s_keras.bundle import TrainedModel
-from s2s_keras.errors import S2SError
-from s2s_keras.evaluation import MaskedAccuracy, MaskedLoss, WarmupSchedule
-from s2s_keras.models import build_model, model_config
+from s2s_keras.checkpoints import TrainingBackup, resume_message
+from s2s_keras.evaluation import MaskedAccuracy, MaskedLoss
+from s2s_keras.models import MODEL_NAMES, build_model, model_config
 from s2s_keras.pipeline import make_dataset
-from s2s_keras.text import Tokenizer, WordPieceTokenizer, WordTokenizer, load_tokenizer
+from s2s_keras.text import TOKENIZER_KINDS, Tokenizer, learn_tokenizer
 from s2s_keras.types import Corpus, ParallelText
 
 
 def fit_tokenizers(
-    train: ParallelText, *, kind: str = "word", vocab_size: int | None = None
+    train: ParallelText,
+    *,
+    kind: str = "word",
+    vocab_size: int | None = None,
+    source_lang: str | None = None,
+    target_lang: str | None = None,
 ) -> tuple[Tokenizer, Tokenizer]:
     """Learn source and target tokenizers on the training split only.
 
+    Each side's tokenizer suits its language (`text.learn_tokenizer`): a Chinese side
+    gets the `"zh"` standardization, and `"word"` means characters there.
+
     Args:
         train: the training pairs (never the validation or test split: that would leak).
-        kind: `"word"` or `"wordpiece"`.
-        vocab_size: per side; `None` keeps every training word (`"word"` only).
+        kind: `"word"`, `"character"` or `"wordpiece"`.
+        vocab_size: per side; `None` keeps every training word (`"word"`, `"character"`)
+            or means 8000 (`"wordpiece"`).
+        source_lang, target_lang: ISO 639-1 codes of the two sides, e.g. `"zh"`.
     """
-    if kind == "word":
-        return (
-            WordTokenizer.from_texts(train.source, max_size=vocab_size),
-            WordTokenizer.from_texts(train.target, max_size=vocab_size),
-        )
-    if kind == "wordpiece":
-        size = vocab_size or 8000
-        return (
-            WordPieceTokenizer.from_texts(train.source, vocab_size=size),
-            WordPieceTokenizer.from_texts(train.target, vocab_size=size),
-        )
-    raise ValueError(f"kind must be 'word' or 'wordpiece', got {kind!r}")
+    return (
+        learn_tokenizer(train.source, kind=kind, vocab_size=vocab_size, language=source_lang),
+        learn_tokenizer(train.target, kind=kind, vocab_size=vocab_size, language=target_lang),
+    )
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The Transformer's learning rate: linear warm-up, then inverse square-root decay.
+
+    `lr(step) = scale · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5)` (Vaswani et
+    al. 2017, eq. 3), peaking at `step = warmup`.
+
+    Args:
+        d_model: the model width.
+        warmup_steps: steps of linear warm-up. Defaults to 4000.
+        scale: multiplies the whole schedule. Defaults to 1.
+    """
+
+    def __init__(self, d_model, warmup_steps=4000, scale=1.0):
+        if d_model < 1 or warmup_steps < 1 or scale <= 0:
+            raise ValueError(
+                f"d_model and warmup_steps must be >= 1 and scale > 0, got "
+                f"d_model={d_model!r}, warmup_steps={warmup_steps!r}, scale={scale!r}"
+            )
+        self.d_model = d_model
+        self.warmup_steps = warmup_steps
+        self.scale = scale
+
+    def __call__(self, step):
+        step = ops.maximum(ops.cast(step, "float32") + 1.0, 1.0)  # Keras counts from 0
+        decay = ops.minimum(ops.rsqrt(step), step * self.warmup_steps**-1.5)
+        return self.scale * self.d_model**-0.5 * decay
+
+    def get_config(self):
+        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
 
 
 def compile_model(
@@ -108,230 +144,12 @@ class TimeBudget(keras.callbacks.Callback):
             self.stopped_early = True
 
 
-class TrainingBackup(keras.callbacks.Callback):
-    """Back up the training state atomically, so that a killed run can resume.
-
-    At every epoch end, and every `every_batches` batches if set, the model's weights,
-    the optimizer's state (step count and moments) and the position in training go into
-    one new file, `checkpoint-NNNNNN.weights.h5`: written under a temporary name in the
-    same folder, flushed to disk, then renamed with `os.replace` (atomic). A kill during
-    a save leaves at worst a stray temporary file, never a half-written checkpoint.
-    (`keras.callbacks.BackupAndRestore` overwrites its weights and then its epoch file in
-    place: a kill between or during the two writes leaves them corrupt or out of step.)
-    The `keep` newest checkpoints are kept, and `restore` falls back to an older one if
-    the newest cannot be read. `save_tokenizers` stores the tokenizers beside them, so a
-    resumed run reads its text exactly as the saved weights expect.
-
-    Resume granularity: the weights and optimizer state of the last backup; training
-    goes on from the epoch that backup was taken in, which restarts at its first batch.
-
-    Args:
-        directory: the backup folder, created when first needed; one run per folder.
-        fingerprint: JSON-serialisable settings of the run; a backup written under other
-            settings is refused rather than loaded into a model it does not fit. `None`
-            (the default) checks nothing.
-        every_batches: also back up every this many batches within an epoch; `None`
-            (the default) backs up at epoch ends only.
-        keep: how many checkpoints to keep, at least 1. Defaults to 2.
-    """
-
-    def __init__(
-        self,
-        directory: str | os.PathLike,
-        *,
-        fingerprint: dict | None = None,
-        every_batches: int | None = None,
-        keep: int = 2,
-    ):
-        super().__init__()
-        if every_batches is not None and every_batches < 1:
-            raise ValueError(f"every_batches must be >= 1 or None, got {every_batches!r}")
-        if keep < 1:
-            raise ValueError(f"keep must be >= 1, got {keep!r}")
-        self.directory = Path(directory)
-        self.fingerprint = None if fingerprint is None else json.loads(json.dumps(fingerprint))
-        self.every_batches = every_batches
-        self.keep = keep
-        self._epoch = 0
-        self._batches = 0
-        self._tokenizers: tuple[Tokenizer, Tokenizer] | None = None
-        self._tokenizers_saved = False
-
-    def checkpoints(self) -> list[Path]:
-        """The checkpoint files, oldest first (temporary files excluded)."""
-        found = [p for p in self.directory.glob("checkpoint-*") if _CKPT.fullmatch(p.name)]
-        return sorted(found, key=lambda p: int(_CKPT.fullmatch(p.name).group(1)))
-
-    def latest(self) -> dict | None:
-        """What the newest readable checkpoint holds: `{"epoch", "batch", "path", ...}`.
-
-        `epoch` counts the epochs completed, `batch` the batches of the next one done
-        when the backup was taken; `unreadable` lists newer checkpoints that could not be
-        read. `None` when there is no checkpoint.
-
-        Raises:
-            S2SError: the checkpoint was written under other settings, or there are
-                checkpoints but none can be read.
-        """
-        return self._newest_usable(load_into=None)
-
-    def restore(self, model: keras.Model) -> dict | None:
-        """Load the newest loadable checkpoint into `model` (built and compiled).
-
-        Stray temporary files of interrupted saves are removed first.
-
-        Returns:
-            `latest()` of the checkpoint loaded, or `None` when there is none.
-
-        Raises:
-            S2SError: as `latest`.
-        """
-        for leftover in self.directory.glob(".tmp-*"):
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)  # its slots must exist to load
-        return self._newest_usable(load_into=model)
-
-    def _newest_usable(self, load_into: keras.Model | None) -> dict | None:
-        unreadable = []
-        for path in reversed(self.checkpoints()):
-            try:
-                state = _read_checkpoint_state(path)
-            except Exception as e:  # h5py raises OSError, KeyError, ValueError ...
-                unreadable.append(f"{path.name} ({type(e).__name__})")
-                continue
-            if self.fingerprint is not None:
-                self._check_fingerprint(state.get("fingerprint") or {})
-            if load_into is not None:
-                try:
-                    load_into.load_weights(path)
-                except Exception as e:
-                    unreadable.append(f"{path.name} ({type(e).__name__})")
-                    continue
-            return {**state, "path": path, "unreadable": unreadable}
-        if unreadable:
-            raise S2SError(
-                f"no readable backup in {str(self.directory)!r}: {', '.join(unreadable)}; "
-                "delete that folder to start training again"
-            )
-        return None
-
-    def _check_fingerprint(self, saved: dict) -> None:
-        keys = {*saved, *self.fingerprint}
-        differ = sorted(k for k in keys if saved.get(k) != self.fingerprint.get(k))
-        if differ:
-            raise S2SError(
-                f"the backup in {str(self.directory)!r} is of a run with other settings "
-                f"({', '.join(differ)} differ); rerun with the same settings to resume, or "
-                "delete that folder to start again"
-            )
-
-    def save_tokenizers(self, source: Tokenizer, target: Tokenizer) -> None:
-        """Store the run's tokenizers with its first checkpoint (atomically).
-
-        Nothing is written before that: a run that fails earlier leaves no folder.
-        """
-        self._tokenizers, self._tokenizers_saved = (source, target), False
-
-    def _write_tokenizers(self) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-tokenizers-", dir=self.directory))
-        try:
-            for side, tokenizer in zip(("source", "target"), self._tokenizers, strict=True):
-                tokenizer.save(tmp / side)
-            final = self.directory / "tokenizers"
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        self._tokenizers_saved = True
-
-    def load_tokenizers(self) -> tuple[Tokenizer, Tokenizer] | None:
-        """The tokenizers `save_tokenizers` stored, or `None` if there are none."""
-        folder = self.directory / "tokenizers"
-        if not folder.is_dir():
-            return None
-        self._tokenizers = load_tokenizer(folder / "source"), load_tokenizer(folder / "target")
-        self._tokenizers_saved = True
-        return self._tokenizers
-
-    def delete(self) -> None:
-        """Remove the backup folder (once the trained model is safely saved)."""
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._batches = epoch, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._batches += 1
-        if self.every_batches and self._batches % self.every_batches == 0:
-            self.save(self._epoch, self._batches)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.save(epoch + 1, 0)
-
-    def save(self, epoch: int, batch: int) -> Path:
-        """Write a checkpoint of `self.model` at `epoch` epochs and `batch` batches done."""
-        import h5py
-
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if self._tokenizers is not None and not self._tokenizers_saved:
-            self._write_tokenizers()  # before the checkpoint that needs them
-        existing = self.checkpoints()
-        index = int(_CKPT.fullmatch(existing[-1].name).group(1)) + 1 if existing else 1
-        final = self.directory / f"checkpoint-{index:06d}.weights.h5"
-        # Keras insists on the `.weights.h5` suffix; the leading ".tmp-" marks it unfinished.
-        tmp = self.directory / f".tmp-{os.getpid()}-{final.name}"
-        state = {"format": 1, "epoch": epoch, "batch": batch, "fingerprint": self.fingerprint}
-        try:
-            self.model.save_weights(tmp)
-            with h5py.File(tmp, "a") as f:
-                f.attrs[_STATE_ATTR] = json.dumps(state)
-            _fsync(tmp)
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync(self.directory)  # make the rename itself durable
-        for old in self.checkpoints()[: -self.keep]:
-            old.unlink(missing_ok=True)
-        return final
-
-
-_CKPT = re.compile(r"checkpoint-(\d+)\.weights\.h5")
-_STATE_ATTR = "s2s_keras_training_state"
-
-
-def _read_checkpoint_state(path: Path) -> dict:
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        state = json.loads(f.attrs[_STATE_ATTR])
-    if not isinstance(state.get("epoch"), int) or not isinstance(state.get("batch"), int):
-        raise ValueError(f"{path.name} has no training position")
-    return state
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file or a folder to disk (folders cannot be opened on Windows: skipped)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 @dataclass(frozen=True)
 class Recipe:
-    """How one family of models is trained by default (each field can be overridden)."""
+    """How one family of models is trained by default.
+
+    `TrainSettings` overrides each field but `clipnorm`; its `None` means the recipe's.
+    """
 
     tokenizer: str = "word"  # RNNs of the course read words (notebooks 02–05)
     learning_rate: float = 3e-3  # Adam; fast on small corpora, gradients clipped
@@ -347,188 +165,238 @@ RECIPES = {
 }
 
 
+TOKENIZERS = TOKENIZER_KINDS  # "word", "character", "wordpiece"
+# What a resumed run may change (`--epochs 5` after `--epochs 3`): not checked on resume.
+_MAY_CHANGE_ON_RESUME = ("epochs", "max_minutes", "patience", "strategy", "deterministic")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that decides the result of a training run (`train`), in one object.
+
+    How a run reports on itself or protects itself (verbosity, callbacks, TensorBoard
+    logs, backups) is not a setting: those are arguments of `train`. `None` in
+    `config`, `tokenizer`, `learning_rate` and `label_smoothing` means the default of
+    the architecture (`model_config`) or of its `Recipe` (`resolved()` fills them in).
+    Every value is checked here: a bad one is a `ValueError` naming it.
+
+    Example:
+
+        settings = TrainSettings(model="transformer", epochs=2, vocab_size=4000)
+        trained, history = train(corpus, settings)
+
+    Args:
+        model: an architecture of `s2s_keras.models.MODEL_NAMES`. Defaults to
+            `"bahdanau"`.
+        config: its config dataclass (of that architecture: a `Seq2SeqConfig` for
+            `"seq2seq"`, ...); `None` for the architecture's default.
+        epochs: passes over the training split, at least 1. Defaults to 10.
+        batch_size: sentences per batch (the global batch under a strategy with several
+            replicas). Defaults to 64.
+        max_length: longest sequence in tokens; longer ones are truncated. Defaults to 64.
+        vocab_size: per-side vocabulary size (word: a cap, `None` keeps every training
+            word; WordPiece: the target size, 8000 when `None`).
+        tokenizer: `"word"`, `"character"` or `"wordpiece"`; `None` for the recipe's
+            (`"word"` is characters for a Chinese side).
+        learning_rate: Adam's step size, > 0; `None` for the recipe's.
+        label_smoothing: ε in `[0, 1)` (`MaskedLoss`); `None` for the recipe's.
+        warmup_steps: linear warm-up then inverse square-root decay (`compile_model`);
+            `None` (the default) for a constant rate.
+        max_minutes: stop after this much training time, whatever `epochs` says.
+        patience: stop when the validation loss has not improved for this many epochs,
+            and keep the best epoch's weights (`EarlyStopping`).
+        seed: seeds Python, NumPy and TensorFlow (weights and shuffling), >= 0.
+        strategy: a `tf.distribute.Strategy` or a name of `distribute.STRATEGIES`;
+            `None` for the default strategy. `"mirrored"` and `"multiworker"` train with
+            `distribute.train_loop` (Keras 3 `fit` fails under them).
+        deterministic: call `tf.config.experimental.enable_op_determinism()` (for the
+            rest of the process): with the same `seed`, the same weights on every run,
+            or an error from an op that has no deterministic implementation.
+    """
+
+    model: str = "bahdanau"
+    config: Any = None
+    epochs: int = 10
+    batch_size: int = 64
+    max_length: int = 64
+    vocab_size: int | None = None
+    tokenizer: str | None = None
+    learning_rate: float | None = None
+    label_smoothing: float | None = None
+    warmup_steps: int | None = None
+    max_minutes: float | None = None
+    patience: int | None = None
+    seed: int = 0
+    strategy: str | tf.distribute.Strategy | None = None
+    deterministic: bool = False
+
+    def __post_init__(self):
+        if self.model not in MODEL_NAMES:
+            raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}, got {self.model!r}")
+        if self.config is not None:
+            _check_config(self.model, self.config)
+        for name in ("epochs", "batch_size", "max_length"):
+            _check_integer(name, getattr(self, name))
+        for name in ("vocab_size", "warmup_steps", "patience"):
+            if getattr(self, name) is not None:
+                _check_integer(name, getattr(self, name))
+        _check_integer("seed", self.seed, minimum=0)
+        if self.tokenizer is not None and self.tokenizer not in TOKENIZERS:
+            raise ValueError(
+                f"tokenizer must be one of {', '.join(map(repr, TOKENIZERS))} or None, "
+                f"got {self.tokenizer!r}"
+            )
+        for name in ("learning_rate", "max_minutes"):
+            value = getattr(self, name)
+            if value is not None and not (_is_real(value) and 0 < value < math.inf):
+                raise ValueError(f"{name} must be a number > 0 or None, got {value!r}")
+        smoothing = self.label_smoothing
+        if smoothing is not None and not (_is_real(smoothing) and 0 <= smoothing < 1):
+            raise ValueError(f"label_smoothing must be in [0, 1) or None, got {smoothing!r}")
+        if not (
+            self.strategy is None
+            or self.strategy in distribute.STRATEGIES
+            or isinstance(self.strategy, tf.distribute.Strategy)
+        ):
+            raise ValueError(
+                f"strategy must be one of {', '.join(distribute.STRATEGIES)}, a "
+                f"tf.distribute.Strategy or None, got {self.strategy!r}"
+            )
+        if not isinstance(self.deterministic, bool):
+            raise ValueError(f"deterministic must be True or False, got {self.deterministic!r}")
+
+    @property
+    def recipe(self) -> Recipe:
+        """The `Recipe` of the architecture's family."""
+        return RECIPES["transformer" if self.model == "transformer" else "rnn"]
+
+    def resolved(self) -> TrainSettings:
+        """These settings with every `None` that means a default replaced by that default."""
+        recipe = self.recipe
+        return replace(
+            self,
+            config=model_config(self.model) if self.config is None else self.config,
+            tokenizer=recipe.tokenizer if self.tokenizer is None else self.tokenizer,
+            learning_rate=(
+                recipe.learning_rate if self.learning_rate is None else self.learning_rate
+            ),
+            label_smoothing=(
+                recipe.label_smoothing if self.label_smoothing is None else self.label_smoothing
+            ),
+        )
+
+    def record(self) -> dict:
+        """The settings as JSON, defaults filled in (`resolved`).
+
+        What a run records in its `info`, what a backup is checked against on resume and
+        what `train_or_load` compares all come from here. A `Strategy` object is recorded
+        by kind and replica count, e.g. `"mirrored x2"`.
+        """
+        resolved = self.resolved()
+        record = {f.name: getattr(resolved, f.name) for f in fields(resolved)}
+        record["config"] = asdict(resolved.config)
+        if isinstance(self.strategy, tf.distribute.Strategy):
+            kind = distribute.strategy_name(self.strategy)
+            record["strategy"] = f"{kind} x{self.strategy.num_replicas_in_sync}"
+        elif self.strategy is None:
+            record["strategy"] = "default"
+        return json.loads(json.dumps(record))  # tuples → lists, as they come back from disk
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_integer(name: str, value, minimum: int = 1) -> None:
+    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def _check_config(model: str, config) -> None:
+    """Refuse a config that would train another architecture than `model` says."""
+    default = model_config(model)
+    if type(config) is not type(default):
+        raise ValueError(
+            f"config {config!r} is not a config of model {model!r}, which takes a "
+            f"{type(default).__name__}; pass the model that config is for, or config=None"
+        )
+    attention = getattr(default, "attention", None)
+    if getattr(config, "attention", None) != attention:
+        raise ValueError(
+            f"model {model!r} has attention={attention!r}, but its config has "
+            f"attention={config.attention!r}; pick the model of that attention "
+            f"(MODEL_NAMES: {', '.join(MODEL_NAMES)})"
+        )
+
+
 def train(
     corpus: Corpus,
+    settings: TrainSettings | None = None,
     *,
-    model: str = "bahdanau",
-    config=None,
-    epochs: int = 10,
-    batch_size: int = 64,
-    max_length: int = 64,
-    vocab_size: int | None = None,
-    learning_rate: float | None = None,
-    label_smoothing: float | None = None,
-    warmup_steps: int | None = None,
-    max_minutes: float | None = None,
-    patience: int | None = None,
     backup_dir: str | os.PathLike | None = None,
     backup_every: int | None = None,
     keep_backup: bool = False,
     tensorboard_dir: str | os.PathLike | None = None,
-    seed: int = 0,
     verbose: int | str = "auto",
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    strategy: str | tf.distribute.Strategy | None = None,
-    deterministic: bool = False,
 ) -> tuple[TrainedModel, dict]:
     """Train a model on `corpus.train`, validating on `corpus.validation`.
 
     Args:
         corpus: the parallel corpus (direction as named).
-        model: an architecture of `s2s_keras.models.MODEL_NAMES`, e.g. `"bahdanau"`.
-        config: its config dataclass; the architecture's default when `None`.
-        epochs: passes over the training split.
-        batch_size: sentences per batch.
-        max_length: longest sequence in tokens; longer ones are truncated.
-        vocab_size: per-side vocabulary size (word: a cap, `None` keeps every training
-            word; WordPiece: the target size, 8000 when `None`).
-        learning_rate, label_smoothing: override the architecture's `Recipe`.
-        warmup_steps: linear warm-up then inverse square-root decay (`compile_model`).
-        max_minutes: stop after this much training time, whatever `epochs` says.
-        patience: stop when the validation loss has not improved for this many epochs,
-            and keep the best epoch's weights (`EarlyStopping`).
-        backup_dir: back up the training state there (`TrainingBackup`: atomic, at
-            every epoch end). A run killed midway and started again with the same
-            arguments (`epochs` may differ) resumes from its last backup: the epoch it
-            was taken in restarts at its first batch, with the saved weights and
-            optimizer state. The backup is deleted when training ends.
+        settings: what to train and how (`TrainSettings`); `None` for the defaults.
+        backup_dir: back up the training state there (`checkpoints.TrainingBackup`:
+            atomic, at every epoch end). A run killed midway and started again with the
+            same settings (`epochs` may differ) resumes from its last backup: the epoch
+            it was taken in restarts at its first batch, with the saved weights and
+            optimizer state. The backup is deleted when training ends. Under
+            `"multiworker"`, worker N other than the chief backs up to `backup_dir` +
+            `.worker-N`.
         backup_every: also back up every this many batches within an epoch.
         keep_backup: keep the backup when training ends; the caller deletes it once
             the model is saved, so that no kill loses the finished training.
-        tensorboard_dir: write TensorBoard logs there.
-        seed: seeds Python, NumPy and TensorFlow (weights and shuffling).
+        tensorboard_dir: write TensorBoard logs there (the chief only).
         verbose: Keras `fit` verbosity (`2`: one line per epoch).
         callbacks: extra Keras callbacks.
-        strategy: a `tf.distribute.Strategy` or a name of `distribute.STRATEGIES`
-            (`None`: the default strategy); `batch_size` is the global batch, split
-            across replicas. `"mirrored"` and `"multiworker"` train with
-            `distribute.train_loop` (Keras 3 `fit` fails under them). With
-            `"multiworker"`, only the chief (worker 0) writes TensorBoard logs and
-            `backup_dir`; worker N backs up to `backup_dir` + `.worker-N`.
-        deterministic: call `tf.config.experimental.enable_op_determinism()` (for the
-            rest of the process): with the same `seed`, the same weights on every run,
-            or an error from an op that has no deterministic implementation.
 
     Returns:
         `(trained_model, history)` where `history` is Keras' `History.history` dict (the
         epochs of this call only, after a resume; `info["resumed_from"]` then says from
         where).
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs!r}")
-    # First: the multi-worker strategy must exist before TensorFlow runs any op.
-    strategy = distribute.resolve_strategy(strategy)
-    custom_loop = distribute.uses_train_loop(strategy)
+    settings = (TrainSettings() if settings is None else settings).resolved()
+    strategy = _start(settings)  # first: before TensorFlow runs any op
     if not distribute.is_chief(strategy):  # a multi-worker cluster's other workers
         tensorboard_dir = None
         if backup_dir is not None:
             backup_dir = f"{os.fspath(backup_dir)}.worker-{strategy.cluster_resolver.task_id}"
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-    config = config or model_config(model)
-    recipe = RECIPES["transformer" if model == "transformer" else "rnn"]
-    learning_rate = learning_rate or recipe.learning_rate
-    label_smoothing = recipe.label_smoothing if label_smoothing is None else label_smoothing
-    keras.utils.set_random_seed(seed)
     backup = resume = None
     if backup_dir is not None:
-        fingerprint = {
-            "corpus": corpus.name,
-            "split_sizes": corpus.sizes(),
-            "model": model,
-            "config": asdict(config),
-            "batch_size": batch_size,
-            "max_length": max_length,
-            "vocab_size": vocab_size,
-            "learning_rate": learning_rate,
-            "label_smoothing": label_smoothing,
-            "warmup_steps": warmup_steps,
-            "seed": seed,
-        }
+        fingerprint = {"corpus": corpus.name, "split_sizes": corpus.sizes(), **settings.record()}
+        for key in _MAY_CHANGE_ON_RESUME:
+            del fingerprint[key]
         backup = TrainingBackup(backup_dir, fingerprint=fingerprint, every_batches=backup_every)
-        resume = backup.latest()
-    # A resumed run reuses the tokenizers its weights were trained with.
-    tokenizers = backup.load_tokenizers() if resume else None
-    if tokenizers is None:
-        tokenizers = fit_tokenizers(corpus.train, kind=recipe.tokenizer, vocab_size=vocab_size)
-        if backup is not None:
-            backup.save_tokenizers(*tokenizers)
-    source_tokenizer, target_tokenizer = tokenizers
-    datasets = [
-        make_dataset(
-            split,
-            source_tokenizer,
-            target_tokenizer,
-            batch_size=batch_size,
-            max_length=max_length,
-            shuffle=shuffle,
-            seed=seed,
-        )
-        for split, shuffle in ((corpus.train, True), (corpus.validation, False))
-    ]
-    with strategy.scope():  # variables (model and optimizer) are made once per replica
-        network = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
-        # Build the weights now: a backup must be restored into existing variables.
-        (source, target_in), _ = next(iter(datasets[1]))
-        network((source[:1], target_in[:1]))
-        compile_model(
-            network,
-            learning_rate=learning_rate,
-            # train_loop clips the gradients summed over replicas itself.
-            clipnorm=None if custom_loop else recipe.clipnorm,
-            label_smoothing=label_smoothing,
-            warmup_steps=warmup_steps,
-        )
-        network.optimizer.build(network.trainable_variables)
-    callbacks = list(callbacks)
-    budget = TimeBudget(max_minutes) if max_minutes is not None else None
-    if budget is not None:
-        callbacks.append(budget)
-    if patience is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
-        )
+        resume = backup.latest()  # a backup of other settings fails here, before any work
+    tokenizers = _tokenizers(corpus, settings, backup if resume else None)
+    if backup is not None and resume is None:
+        backup.save_tokenizers(*tokenizers)
+    train_data, validation_data = _datasets(corpus, settings, tokenizers)
+    network = _build_model(settings, strategy, tokenizers, validation_data)
+    callbacks = _callbacks(settings, callbacks, tensorboard_dir)
     initial_epoch = 0
     if backup is not None:
         resume = backup.restore(network)
         if resume is not None:
             initial_epoch = resume["epoch"]
             if verbose:
-                print(_resume_message(resume, backup.directory, epochs), flush=True)
+                print(resume_message(resume, backup.directory, settings.epochs), flush=True)
         callbacks.append(backup)
-    if tensorboard_dir is not None:
-        callbacks.append(keras.callbacks.TensorBoard(os.fspath(tensorboard_dir)))
     start = time.monotonic()
-    with warnings.catch_warnings():
-        # Bucketed tf.data has no known length and shuffles itself: Keras's notes about
-        # both ("ran out of data", "shuffle ... ignored") are expected here, not problems.
-        warnings.filterwarnings("ignore", message=".*ran out of data.*")
-        warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
-        if custom_loop:
-            history, out_of_time = distribute.train_loop(
-                network,
-                strategy,
-                datasets[0],
-                datasets[1],
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                label_smoothing=label_smoothing,
-                clipnorm=recipe.clipnorm,
-                max_minutes=max_minutes,  # checked on every worker, not by TimeBudget
-                callbacks=[c for c in callbacks if c is not budget],
-                verbose=verbose,
-            )
-            if budget is not None:
-                budget.stopped_early = out_of_time
-        else:
-            history = network.fit(
-                datasets[0],
-                validation_data=datasets[1],
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                verbose=verbose,
-                callbacks=callbacks,
-            ).history
+    history, out_of_time = _fit(
+        network, strategy, settings, train_data, validation_data, initial_epoch, callbacks, verbose
+    )
     seconds = time.monotonic() - start
     if backup is not None and not keep_backup:
         backup.delete()
@@ -536,9 +404,10 @@ def train(
         "corpus": corpus.name,
         "source_lang": corpus.source_lang,
         "target_lang": corpus.target_lang,
-        "model": model,
-        "config": asdict(config),
-        "tokenizer": recipe.tokenizer,
+        "split_sizes": corpus.sizes(),
+        **settings.record(),
+        "strategy": distribute.strategy_name(strategy),
+        "replicas": strategy.num_replicas_in_sync,
         "params": network.count_params(),
         "epochs_run": len(history.get("loss", [])),
         "resumed_from": (
@@ -546,93 +415,180 @@ def train(
         ),
         # An epoch cut short by `max_minutes` still counts in `epochs_run`: these say so.
         "steps_run": int(network.optimizer.iterations.numpy()),  # int() fails on replicas
-        "stopped_by_time_budget": bool(budget is not None and budget.stopped_early),
-        "batch_size": batch_size,
-        "max_length": max_length,
-        "learning_rate": learning_rate,
-        "label_smoothing": label_smoothing,
-        "warmup_steps": warmup_steps,
-        "seed": seed,
-        "strategy": distribute.strategy_name(strategy),
-        "replicas": strategy.num_replicas_in_sync,
-        "deterministic": deterministic,
+        "stopped_by_time_budget": out_of_time,
         "train_seconds": round(seconds, 1),
         "hardware": hardware_description(),
-        "split_sizes": corpus.sizes(),
     }
+    source_tokenizer, target_tokenizer = tokenizers
     return TrainedModel(network, source_tokenizer, target_tokenizer, info), history
 
 
-def _resume_message(state: dict, directory: Path, epochs: int) -> str:
-    """E.g. `resuming from epoch 3 of 5 (backup in OUT.backup)`."""
-    epoch = state["epoch"] + 1  # 1-based, as Keras prints it
-    where = f"epoch {epoch} of {epochs}" if epoch <= epochs else f"the end of epoch {epochs}"
-    detail = ""
-    if state["batch"]:
-        detail = f", with the weights of its batch {state['batch']} (the epoch restarts)"
-    if state["unreadable"]:
-        detail += f"; skipped unreadable {', '.join(state['unreadable'])}"
-    return f"resuming from {where}{detail} (backup in {directory})"
+def _start(settings: TrainSettings) -> tf.distribute.Strategy:
+    """The run's strategy, op determinism and seeds; a multi-worker strategy must come
+    before any TensorFlow op."""
+    strategy = distribute.resolve_strategy(settings.strategy)
+    if settings.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(settings.seed)
+    return strategy
 
 
-def _settings_record(corpus: Corpus, kwargs: dict) -> dict:
-    """What decides a training run's result, as JSON (the key `train_or_load` compares)."""
-    from s2s_keras import __version__
+def _tokenizers(
+    corpus: Corpus, settings: TrainSettings, backup: TrainingBackup | None
+) -> tuple[Tokenizer, Tokenizer]:
+    """The backup's tokenizers when resuming (its weights expect them), else new ones."""
+    saved = None if backup is None else backup.load_tokenizers()
+    if saved is not None:
+        return saved
+    return fit_tokenizers(
+        corpus.train,
+        kind=settings.tokenizer,
+        vocab_size=settings.vocab_size,
+        source_lang=corpus.source_lang,
+        target_lang=corpus.target_lang,
+    )
 
-    record = {"s2s_keras": __version__, "corpus": corpus.name, "split_sizes": corpus.sizes()}
-    for key, value in sorted(kwargs.items()):
-        if key in (
-            "verbose",
-            "callbacks",
-            "backup_dir",
-            "backup_every",
-            "keep_backup",
-            "tensorboard_dir",
-        ):
-            continue  # how a run reports or protects itself does not change its result
-        if key == "strategy" and not (value is None or isinstance(value, str)):
-            # A Strategy object is not JSON: its kind and replica count decide the run.
-            value = f"{distribute.strategy_name(value)} x{value.num_replicas_in_sync}"
-        record[key] = asdict(value) if hasattr(value, "__dataclass_fields__") else value
-    return json.loads(json.dumps(record))  # tuples → lists, as they come back from disk
+
+def _datasets(corpus: Corpus, settings: TrainSettings, tokenizers) -> list[tf.data.Dataset]:
+    """The training batches (shuffled) and the validation batches."""
+    return [
+        make_dataset(
+            split,
+            *tokenizers,
+            batch_size=settings.batch_size,
+            max_length=settings.max_length,
+            shuffle=shuffle,
+            seed=settings.seed,
+        )
+        for split, shuffle in ((corpus.train, True), (corpus.validation, False))
+    ]
+
+
+def _build_model(settings: TrainSettings, strategy, tokenizers, validation_data) -> keras.Model:
+    """The model, built (weights made) and compiled under `strategy`'s scope."""
+    source_tokenizer, target_tokenizer = tokenizers
+    with strategy.scope():  # variables (model and optimizer) are made once per replica
+        network = build_model(
+            settings.config, source_tokenizer.vocab_size, target_tokenizer.vocab_size
+        )
+        # Build the weights now: a backup must be restored into existing variables.
+        (source, target_in), _ = next(iter(validation_data))
+        network((source[:1], target_in[:1]))
+        compile_model(
+            network,
+            learning_rate=settings.learning_rate,
+            # train_loop clips the gradients summed over replicas itself.
+            clipnorm=None if distribute.uses_train_loop(strategy) else settings.recipe.clipnorm,
+            label_smoothing=settings.label_smoothing,
+            warmup_steps=settings.warmup_steps,
+        )
+        network.optimizer.build(network.trainable_variables)
+    return network
+
+
+def _callbacks(settings: TrainSettings, extra, tensorboard_dir) -> list[keras.callbacks.Callback]:
+    """The caller's callbacks, then the time budget, early stopping and TensorBoard."""
+    callbacks = list(extra)
+    if settings.max_minutes is not None:
+        callbacks.append(TimeBudget(settings.max_minutes))
+    if settings.patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(patience=settings.patience, restore_best_weights=True)
+        )
+    if tensorboard_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(os.fspath(tensorboard_dir)))
+    return callbacks
+
+
+def _fit(
+    network, strategy, settings, train_data, validation_data, initial_epoch, callbacks, verbose
+) -> tuple[dict, bool]:
+    """Keras `fit`, or `distribute.train_loop` under the mirrored strategies.
+
+    Returns:
+        `(history, stopped_by_time_budget)`.
+    """
+    budget = next((c for c in callbacks if isinstance(c, TimeBudget)), None)
+    with warnings.catch_warnings():
+        # Bucketed tf.data has no known length and shuffles itself: Keras's notes about
+        # both ("ran out of data", "shuffle ... ignored") are expected here, not problems.
+        warnings.filterwarnings("ignore", message=".*ran out of data.*")
+        warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
+        if distribute.uses_train_loop(strategy):
+            return distribute.train_loop(
+                network,
+                strategy,
+                train_data,
+                validation_data,
+                epochs=settings.epochs,
+                initial_epoch=initial_epoch,
+                label_smoothing=settings.label_smoothing,
+                clipnorm=settings.recipe.clipnorm,
+                max_minutes=settings.max_minutes,  # checked on every worker, not by TimeBudget
+                callbacks=[c for c in callbacks if c is not budget],
+                verbose=verbose,
+            )
+        history = network.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=settings.epochs,
+            initial_epoch=initial_epoch,
+            verbose=verbose,
+            callbacks=callbacks,
+        ).history
+    return history, bool(budget is not None and budget.stopped_early)
 
 
 def train_or_load(
-    directory: str | os.PathLike, corpus: Corpus, *, retrain: bool = False, **kwargs
+    directory: str | os.PathLike,
+    corpus: Corpus,
+    settings: TrainSettings | None = None,
+    *,
+    retrain: bool = False,
+    **options,
 ) -> tuple[TrainedModel, dict]:
-    """`train(corpus, **kwargs)` once and save the result; later calls load it.
+    """`train(corpus, settings, **options)` once and save the result; later calls load it.
 
     The notebooks use this so that a model trained in one notebook (say the seq2seq
     model of notebook 02) is reused, not retrained, by a later one (notebooks 03 and 07).
     The saved run is reused only when it was trained on the same corpus with the same
-    settings (every keyword argument except reporting ones such as `verbose`) by the
-    same version of `s2s_keras`; otherwise the model is trained again and the directory
-    replaced atomically.
+    settings (`settings.record()`; not `options` such as `verbose`) by the same version
+    of `s2s_keras`; otherwise the model is trained again and the directory replaced
+    atomically.
 
     Args:
         directory: where the trained model is saved (`TrainedModel.save`).
         corpus: the corpus to train on.
+        settings: the run's `TrainSettings`; `None` for the defaults.
         retrain: train even when a matching saved run exists.
-        **kwargs: the arguments of `train`.
+        **options: the other arguments of `train` (`verbose`, `callbacks`, ...).
 
     Returns:
         `(trained_model, history)` as `train` returns them; `trained_model.info` holds
         `"reused": True` when the model was loaded rather than trained.
     """
+    from s2s_keras import __version__
+
     directory = Path(directory)
-    settings = _settings_record(corpus, kwargs)
+    settings = TrainSettings() if settings is None else settings
+    key = {
+        "s2s_keras": __version__,
+        "corpus": corpus.name,
+        "split_sizes": corpus.sizes(),
+        **settings.record(),
+    }
     run_file = directory / "run.json"
     if not retrain and run_file.is_file():
         try:
             saved = json.loads(run_file.read_text())
         except (OSError, ValueError):
             saved = {}
-        if saved.get("settings") == settings:
+        if saved.get("settings") == key:
             trained = TrainedModel.load(directory)
             trained.info["reused"] = True
             return trained, trained.info.get("history", {})
-    trained, history = train(corpus, **kwargs)
-    trained.info["settings"] = settings
+    trained, history = train(corpus, settings, **options)
+    trained.info["settings"] = key
     trained.info["history"] = {k: [float(x) for x in v] for k, v in history.items()}
     trained.save(directory)
     trained.info["reused"] = False

@@ -44,8 +44,8 @@ def test_an_exported_saved_model_loads_and_translates_as_before():
 
 
 def test_a_training_backup_restores_the_weights_it_was_taken_with():
+    from s2s_keras.checkpoints import TrainingBackup
     from s2s_keras.models import build_model, model_config
-    from s2s_keras.training import TrainingBackup
 
     expected = RUNS["bahdanau"]
     saved = TrainedModel.load(HERE / "bahdanau_model")
@@ -70,19 +70,21 @@ def test_a_training_backup_restores_the_weights_it_was_taken_with():
 def test_the_same_seed_0_training_run_gives_the_same_losses(name):
     from s2s_keras.models import model_config
     from s2s_keras.toy import make_toy_corpus
-    from s2s_keras.training import train
+    from s2s_keras.training import TrainSettings, train
 
     expected = RUNS[name]
     settings = expected["settings"]
     corpus = make_toy_corpus(EXPECTED["corpus"]["num_pairs"], seed=EXPECTED["corpus"]["seed"])
     trained, history = train(
         corpus,
-        model=name,
-        config=model_config(name, **settings["sizes"]),
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        vocab_size=200 if name == "transformer" else None,
-        seed=settings["seed"],
+        TrainSettings(
+            model=name,
+            config=model_config(name, **settings["sizes"]),
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            vocab_size=200 if name == "transformer" else None,
+            seed=settings["seed"],
+        ),
         verbose=0,
     )
     assert trained.info["steps_run"] == expected["steps_run"]

@@ -1,6 +1,7 @@
 """Model directories (save / load / errors), the training helpers and the plots."""
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -12,15 +13,14 @@ from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
 from s2s_keras.plots import attention_heatmap, bar_chart, learning_curves, length_histograms
 from s2s_keras.text import WordTokenizer
 from s2s_keras.toy import make_toy_corpus
-from s2s_keras.training import TimeBudget, hardware_description, train
+from s2s_keras.training import TimeBudget, TrainSettings, hardware_description, train
 
 
 @pytest.fixture(scope="module")
 def tiny_trained():
     corpus = make_toy_corpus(300, seed=1)
-    trained, history = train(
-        corpus, config=AttentionSeq2SeqConfig(embedding_dim=8, units=8), epochs=1, verbose=0
-    )
+    settings = TrainSettings(config=AttentionSeq2SeqConfig(embedding_dim=8, units=8), epochs=1)
+    trained, history = train(corpus, settings, verbose=0)
     return trained, history
 
 
@@ -68,6 +68,31 @@ def test_a_failed_save_keeps_the_previous_directory(tiny_trained, tmp_path, monk
         trained.save(tmp_path / "m")
     assert (tmp_path / "m" / "model.keras").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_a_save_whose_swap_fails_midway_keeps_the_previous_directory_readable(
+    tiny_trained, tmp_path, monkeypatch
+):
+    trained, _ = tiny_trained
+    sentences = ["The red cat sees a dog.", "Hello!"]
+    trained.save(tmp_path / "m")
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    real_replace, calls = os.replace, []
+
+    def second_call_fails(source, target):
+        calls.append(target)
+        if len(calls) == 2:  # the old directory is aside, the new one not yet in place
+            raise OSError(5, "Input/output error")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", second_call_fails)
+    with pytest.raises(OSError, match="Input/output error"):
+        trained.save(tmp_path / "m")
+    monkeypatch.undo()
+    assert len(calls) == 3  # moved aside, the failed move in, moved back
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+    assert TrainedModel.load(tmp_path / "m").translate(sentences) == trained.translate(sentences)
 
 
 def test_loading_an_incomplete_directory_names_what_is_missing(tiny_trained, tmp_path):

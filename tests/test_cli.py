@@ -169,3 +169,34 @@ def test_negative_alpha_is_a_one_line_error(demo_run):
 def test_a_malformed_config_override_is_a_one_line_error(value):
     result = run_cli("train", "--corpus", "toy", "--out", "unused", "--set", value)
     assert_one_line_error(result, value)
+
+
+@pytest.mark.parametrize("alias", ["same path", "symlink", "hard link", "stdin"])
+def test_translate_refuses_an_output_that_is_its_input_and_leaves_it_untouched(
+    demo_run, tmp_path, alias
+):
+    _, out = demo_run
+    source = tmp_path / "text.txt"
+    source.write_text("The cat.\nA red house.\n")
+    output = source
+    if alias == "symlink":
+        output = tmp_path / "link.txt"
+        output.symlink_to(source)
+    elif alias == "hard link":
+        output = tmp_path / "hard.txt"
+        os.link(source, output)
+    if alias == "stdin":
+        with open(source) as stdin:
+            result = subprocess.run(
+                [sys.executable, "-m", "s2s_keras.cli", "translate", "--model", str(out)]
+                + ["--output", str(output)],
+                stdin=stdin,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+    else:
+        result = run_cli("translate", "--model", out, "--input", source, "--output", output)
+    assert_one_line_error(result, f"--output {str(output)!r} is the input file")
+    assert source.read_text() == "The cat.\nA red house.\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({source.name, output.name})

@@ -1,7 +1,5 @@
 """The course settings the notebooks share (s2s_keras.course)."""
 
-import inspect
-
 import pytest
 
 from s2s_keras import course
@@ -10,13 +8,16 @@ from s2s_keras.models import MODEL_NAMES
 
 @pytest.mark.parametrize("smoke", [False, True])
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_settings_are_arguments_of_train_for_every_model(name, smoke):
-    from s2s_keras.training import train
+def test_settings_are_train_settings_of_that_model_for_every_model(name, smoke):
+    from s2s_keras.models import model_config
+    from s2s_keras.training import TrainSettings
 
-    parameters = inspect.signature(train).parameters
-    kwargs = course.settings(name, smoke)
-    assert set(kwargs) <= set(parameters)
-    assert kwargs["model"] == name and kwargs["epochs"] >= 1
+    settings = course.settings(name, smoke)
+    assert isinstance(settings, TrainSettings)
+    assert settings.model == name and type(settings.config) is type(model_config(name))
+    assert settings.epochs == 1 and settings.max_minutes == (None if smoke else 10.0)
+    rnn_rate = None if smoke or name == "transformer" else course.RNN_LEARNING_RATE
+    assert settings.learning_rate == rnn_rate
 
 
 def test_full_runs_read_spa_eng_and_smoke_runs_the_toy_corpus():

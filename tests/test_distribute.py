@@ -187,18 +187,20 @@ def test_the_cli_offers_the_strategies_and_reports_a_missing_tf_config_in_one_li
 # ---- helpers, and the script side of the subprocess tests ------------------------------
 
 
-def _train_toy(**kwargs):
+def _train_toy(callbacks=(), backup_dir=None, tensorboard_dir=None, **settings):
     from s2s_keras.models import model_config
     from s2s_keras.toy import make_toy_corpus
-    from s2s_keras.training import train
+    from s2s_keras.training import TrainSettings, train
 
     return train(
         make_toy_corpus(PAIRS, seed=1),
-        model="bahdanau",
-        config=model_config("bahdanau", **TINY),
-        batch_size=32,
+        TrainSettings(
+            model="bahdanau", config=model_config("bahdanau", **TINY), batch_size=32, **settings
+        ),
+        callbacks=callbacks,
+        backup_dir=backup_dir,
+        tensorboard_dir=tensorboard_dir,
         verbose=0,
-        **kwargs,
     )
 
 

@@ -16,7 +16,7 @@ from s2s_keras.export import export_saved_model, load_translator
 from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
 from s2s_keras.text import WordPieceTokenizer
 from s2s_keras.toy import make_toy_corpus
-from s2s_keras.training import train
+from s2s_keras.training import TrainSettings, train
 
 # A fresh interpreter that knows nothing of s2s_keras: only TensorFlow and tensorflow-text.
 # It translates the same sentences with every SavedModel it is given. Sentences travel as
@@ -78,9 +78,8 @@ def corpus():
 def trained(corpus):
     """A tiny model that already gives different (if poor) translations for different inputs."""
     config = AttentionSeq2SeqConfig(embedding_dim=16, units=16)
-    trained_model, _ = train(
-        corpus, config=config, epochs=1, batch_size=4, learning_rate=2e-2, verbose=0
-    )
+    settings = TrainSettings(config=config, epochs=1, batch_size=4, learning_rate=2e-2)
+    trained_model, _ = train(corpus, settings, verbose=0)
     return trained_model
 
 

@@ -21,10 +21,11 @@ import pytest
 
 from s2s_keras import training
 from s2s_keras.bundle import TrainedModel
+from s2s_keras.checkpoints import TrainingBackup, resume_message
 from s2s_keras.errors import S2SError
 from s2s_keras.models import model_config
 from s2s_keras.toy import make_toy_corpus
-from s2s_keras.training import TrainingBackup, train
+from s2s_keras.training import TrainSettings, train
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 CLI = [sys.executable, "-m", "s2s_keras.cli"]
@@ -40,6 +41,13 @@ def run_cli(*args, stdin=None, timeout=300):
         env=ENV,
         timeout=timeout,
     )
+
+
+def dead_pid():
+    """The PID of a process that has exited."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
 
 
 def assert_one_line_error(result, *fragments):
@@ -87,7 +95,7 @@ def test_a_training_killed_mid_epoch_resumes_from_its_last_backup(tmp_path):
     # What the kill left on disk, plus a save it cut short: a half-written temporary file.
     killed_at = TrainingBackup(backup).latest()
     epoch, batch = killed_at["epoch"], killed_at["batch"]
-    stray = backup / ".tmp-99999-checkpoint-999999.weights.h5"
+    stray = backup / f".checkpoint-999999.weights.h5.tmp-{first.pid}-0bad.weights.h5"
     stray.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
 
     second = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=600)
@@ -106,6 +114,7 @@ def test_a_training_killed_mid_epoch_resumes_from_its_last_backup(tmp_path):
     per_epoch = int(re.search(r"^(\d+)/\1 - ", second.stdout, re.MULTILINE).group(1))
     assert info["steps_run"] >= 3 * per_epoch + batch
     assert not backup.exists()  # deleted once the model was saved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.log", "model"]
     trained = TrainedModel.load(out)
     (translation,) = trained.translate(["The red cat sleeps."])
     assert isinstance(translation, str) and translation
@@ -134,8 +143,13 @@ def test_a_truncated_newest_checkpoint_and_stray_temporary_files_do_not_break_re
     first, _ = _backup_with_two_checkpoints(tmp_path)
     newest = tmp_path / "checkpoint-000002.weights.h5"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
-    (tmp_path / ".tmp-4242-checkpoint-000003.weights.h5").write_bytes(b"half a checkpoint")
-    (tmp_path / ".tmp-tokenizers-x").mkdir()
+    killed = dead_pid()
+    (tmp_path / f".checkpoint-000003.weights.h5.tmp-{killed}-1a2b.weights.h5").write_bytes(
+        b"half a checkpoint"
+    )
+    (tmp_path / f".tokenizers.tmp-{killed}-3c4d").mkdir()
+    being_written = tmp_path / f".tokenizers.tmp-{os.getpid()}-5e6f"  # by a live process
+    being_written.mkdir()
 
     model = _tiny_compiled_model()
     state = TrainingBackup(tmp_path, fingerprint={"units": 8}).restore(model)
@@ -144,8 +158,12 @@ def test_a_truncated_newest_checkpoint_and_stray_temporary_files_do_not_break_re
     for restored, saved in zip(model.get_weights(), first, strict=True):
         np.testing.assert_array_equal(restored, saved)
     assert int(model.optimizer.iterations) == 1  # the optimizer's state, not a fresh one
-    assert not list(tmp_path.glob(".tmp-*"))
-    message = training._resume_message(state, tmp_path, epochs=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        being_written.name,
+        "checkpoint-000001.weights.h5",
+        "checkpoint-000002.weights.h5",
+    ]
+    message = resume_message(state, tmp_path, epochs=5)
     assert message == (
         "resuming from epoch 2 of 5; skipped unreadable checkpoint-000002.weights.h5 "
         f"(OSError) (backup in {tmp_path})"
@@ -211,21 +229,17 @@ class _CrashInSecondEpoch(keras.callbacks.Callback):
 
 def test_a_resumed_run_reads_text_with_the_tokenizers_it_was_trained_with(tmp_path, monkeypatch):
     corpus = make_toy_corpus(150, seed=2)
-    settings = dict(
-        config=model_config("bahdanau", embedding_dim=8, units=8),
-        epochs=3,
-        verbose=0,
-        backup_dir=tmp_path / "backup",
-    )
+    settings = TrainSettings(config=model_config("bahdanau", embedding_dim=8, units=8), epochs=3)
+    options = dict(verbose=0, backup_dir=tmp_path / "backup")
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(corpus, callbacks=[_CrashInSecondEpoch()], **settings)
+        train(corpus, settings, callbacks=[_CrashInSecondEpoch()], **options)
     saved = TrainingBackup(tmp_path / "backup").load_tokenizers()
 
     def must_not_refit(*args, **kwargs):
         raise AssertionError("a resumed run must reuse the backed-up tokenizers")
 
     monkeypatch.setattr(training, "fit_tokenizers", must_not_refit)
-    trained, history = train(corpus, **settings)
+    trained, history = train(corpus, settings, **options)
     assert trained.info["resumed_from"] == {"epoch": 1, "batch": 0}
     assert len(history["loss"]) == 2
     assert trained.source_tokenizer.vocab == saved[0].vocab
@@ -241,8 +255,9 @@ def test_a_run_that_fails_before_its_first_backup_leaves_no_backup_folder(tmp_pa
     with pytest.raises(RuntimeError, match="failed early"):
         train(
             make_toy_corpus(120, seed=3),
-            config=model_config("seq2seq", embedding_dim=8, units=8),
-            epochs=1,
+            TrainSettings(
+                model="seq2seq", config=model_config("seq2seq", embedding_dim=8, units=8), epochs=1
+            ),
             verbose=0,
             backup_dir=tmp_path / "backup",
             callbacks=[Fail()],
@@ -256,13 +271,10 @@ def test_a_run_that_fails_before_its_first_backup_leaves_no_backup_folder(tmp_pa
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """A tiny trained model directory (one epoch on 300 toy pairs)."""
-    trained, _ = train(
-        make_toy_corpus(300),
-        config=model_config("bahdanau", embedding_dim=16, units=16),
-        epochs=1,
-        batch_size=8,
-        verbose=0,
+    settings = TrainSettings(
+        config=model_config("bahdanau", embedding_dim=16, units=16), epochs=1, batch_size=8
     )
+    trained, _ = train(make_toy_corpus(300), settings, verbose=0)
     return trained.save(tmp_path_factory.mktemp("model") / "model")
 
 

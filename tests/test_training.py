@@ -1,10 +1,13 @@
 """Losses, schedules and training helpers."""
 
+from dataclasses import asdict, replace
+
 import keras
 import numpy as np
 import pytest
 
-from s2s_keras.evaluation import MaskedLoss, WarmupSchedule, masked_loss
+from s2s_keras.evaluation import MaskedLoss, masked_loss
+from s2s_keras.training import TrainSettings, WarmupSchedule
 
 
 def log_softmax(x):
@@ -68,14 +71,10 @@ def test_every_architecture_trains_from_python_and_translates(name):
     tiny = {"transformer": {"num_layers": 1, "d_model": 16, "num_heads": 2, "ff_dim": 32}}
     config = model_config(name, **tiny.get(name, {"embedding_dim": 8, "units": 8}))
     corpus = make_toy_corpus(200, seed=3)
-    trained, history = train(
-        corpus,
-        model=name,
-        config=config,
-        epochs=1,
-        verbose=0,
-        vocab_size=300 if name == "transformer" else None,
+    settings = TrainSettings(
+        model=name, config=config, epochs=1, vocab_size=300 if name == "transformer" else None
     )
+    trained, history = train(corpus, settings, verbose=0)
     assert trained.info["model"] == name and np.isfinite(history["loss"][0])
     assert trained.info["tokenizer"] == ("wordpiece" if name == "transformer" else "word")
     outputs = trained.translate(["The cat.", ""], method="beam", beam_size=2)
@@ -123,16 +122,12 @@ def test_a_crashed_run_resumes_from_its_backup_and_finishes_the_requested_epochs
     from s2s_keras.training import train
 
     corpus = make_toy_corpus(150, seed=4)
-    kwargs = dict(
-        config=model_config("bahdanau", embedding_dim=8, units=8),
-        epochs=3,
-        verbose=0,
-        backup_dir=tmp_path / "backup",
-    )
+    settings = TrainSettings(config=model_config("bahdanau", embedding_dim=8, units=8), epochs=3)
+    options = dict(verbose=0, backup_dir=tmp_path / "backup")
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(corpus, callbacks=[_StopAfterEpoch(1)], **kwargs)
+        train(corpus, settings, callbacks=[_StopAfterEpoch(1)], **options)
     assert (tmp_path / "backup").exists()
-    trained, history = train(corpus, **kwargs)
+    trained, history = train(corpus, settings, **options)
     # Epoch 0 was backed up before the crash in epoch 1: epochs 1 and 2 run, not 0.
     assert len(history["loss"]) == 2 and trained.info["epochs_run"] == 2
     assert not (tmp_path / "backup").exists()  # removed once training completes
@@ -143,13 +138,14 @@ def test_early_stopping_and_tensorboard_are_wired_in(tmp_path):
     from s2s_keras.toy import make_toy_corpus
     from s2s_keras.training import train
 
-    _, history = train(
-        make_toy_corpus(150, seed=5),
-        epochs=2,
-        verbose=0,
-        patience=1,
+    settings = TrainSettings(
+        model="seq2seq",
         config=model_config("seq2seq", embedding_dim=8, units=8),
-        tensorboard_dir=tmp_path / "logs",
+        epochs=2,
+        patience=1,
+    )
+    _, history = train(
+        make_toy_corpus(150, seed=5), settings, verbose=0, tensorboard_dir=tmp_path / "logs"
     )
     assert len(history["val_loss"]) == 2
     assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))
@@ -160,11 +156,8 @@ def tiny_run():
     from s2s_keras.models import model_config
     from s2s_keras.toy import make_toy_corpus
 
-    settings = dict(
-        model="seq2seq",
-        config=model_config("seq2seq", embedding_dim=8, units=8),
-        epochs=1,
-        verbose=0,
+    settings = TrainSettings(
+        model="seq2seq", config=model_config("seq2seq", embedding_dim=8, units=8), epochs=1
     )
     return make_toy_corpus(120, seed=5), settings
 
@@ -173,18 +166,22 @@ def test_train_or_load_reuses_a_run_only_when_its_settings_match(tmp_path):
     from s2s_keras.training import train_or_load
 
     corpus, settings = tiny_run()
-    first, history = train_or_load(tmp_path / "run", corpus, **settings)
+    first, history = train_or_load(tmp_path / "run", corpus, settings, verbose=0)
     assert first.info["reused"] is False and len(history["loss"]) == 1
 
-    again, saved_history = train_or_load(tmp_path / "run", corpus, **settings)
+    again, saved_history = train_or_load(tmp_path / "run", corpus, settings, verbose=0)
     assert again.info["reused"] is True
     assert saved_history["loss"] == pytest.approx(history["loss"])
     sample = ["The cat.", "A big dog sleeps."]
     assert again.translate(sample) == first.translate(sample)
+    # The recipe's learning rate given explicitly is the same run.
+    explicit = replace(settings, learning_rate=settings.recipe.learning_rate)
+    assert train_or_load(tmp_path / "run", corpus, explicit, verbose=0)[0].info["reused"]
 
-    changed, _ = train_or_load(tmp_path / "run", corpus, **{**settings, "epochs": 2})
+    two_epochs = replace(settings, epochs=2)
+    changed, _ = train_or_load(tmp_path / "run", corpus, two_epochs, verbose=0)
     assert changed.info["reused"] is False and changed.info["epochs_run"] == 2
-    forced, _ = train_or_load(tmp_path / "run", corpus, retrain=True, **{**settings, "epochs": 2})
+    forced, _ = train_or_load(tmp_path / "run", corpus, two_epochs, retrain=True, verbose=0)
     assert forced.info["reused"] is False
 
 
@@ -194,8 +191,74 @@ def test_train_or_load_accepts_a_strategy_object(tmp_path):
     from s2s_keras.training import train_or_load
 
     corpus, settings = tiny_run()
-    settings["strategy"] = tf.distribute.OneDeviceStrategy("/cpu:0")
-    first, _ = train_or_load(tmp_path / "run", corpus, **settings)
+    settings = replace(settings, strategy=tf.distribute.OneDeviceStrategy("/cpu:0"))
+    first, _ = train_or_load(tmp_path / "run", corpus, settings, verbose=0)
     assert first.info["settings"]["strategy"] == "OneDeviceStrategy x1"
-    again, _ = train_or_load(tmp_path / "run", corpus, **settings)
+    again, _ = train_or_load(tmp_path / "run", corpus, settings, verbose=0)
     assert again.info["reused"] is True
+
+
+# --- TrainSettings -------------------------------------------------------------------
+
+
+def test_settings_fill_in_the_recipe_defaults_explicitly_and_record_them_as_json():
+    from s2s_keras.models import model_config
+
+    rnn = TrainSettings(model="seq2seq").resolved()
+    assert (rnn.config, rnn.tokenizer) == (model_config("seq2seq"), "word")
+    assert (rnn.learning_rate, rnn.label_smoothing) == (3e-3, 0.0)
+    record = TrainSettings(model="transformer", label_smoothing=0.0).record()
+    assert (record["tokenizer"], record["learning_rate"]) == ("wordpiece", 1e-3)
+    assert record["label_smoothing"] == 0.0  # 0 is a value, not "the recipe's" (0.1)
+    assert record["config"] == asdict(model_config("transformer"))
+    assert record["strategy"] == "default"
+    assert set(record) == {f for f in TrainSettings.__dataclass_fields__}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "epochs must be >= 1, got 0"),
+        ({"epochs": 2.5}, "epochs must be an integer >= 1, got 2.5"),
+        ({"batch_size": 0}, "batch_size must be >= 1, got 0"),
+        ({"max_length": -1}, "max_length must be >= 1, got -1"),
+        ({"vocab_size": 0}, "vocab_size must be >= 1, got 0"),
+        ({"learning_rate": 0}, "learning_rate must be a number > 0 or None, got 0"),
+        ({"learning_rate": -1e-3}, "learning_rate must be a number > 0 or None, got -0.001"),
+        ({"label_smoothing": 1.0}, "label_smoothing must be in [0, 1) or None, got 1.0"),
+        ({"warmup_steps": 0}, "warmup_steps must be >= 1, got 0"),
+        ({"max_minutes": 0.0}, "max_minutes must be a number > 0 or None, got 0.0"),
+        ({"patience": 0}, "patience must be >= 1, got 0"),
+        ({"seed": -1}, "seed must be >= 0, got -1"),
+        ({"tokenizer": "bpe"}, "tokenizer must be one of 'word', 'character', 'wordpiece' or None, got 'bpe'"),
+        ({"model": "gpt"}, "model must be one of seq2seq, bahdanau, luong-dot, "),
+        ({"strategy": "gpu"}, "strategy must be one of default, mirrored, "),
+        ({"deterministic": 1}, "deterministic must be True or False, got 1"),
+    ],
+)
+def test_a_bad_setting_is_refused_in_one_line_that_echoes_it(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        TrainSettings(**kwargs)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_a_config_of_another_architecture_is_refused():
+    from s2s_keras.models import Seq2SeqConfig, model_config
+
+    with pytest.raises(ValueError, match="not a config of model 'transformer'.*TransformerConfig"):
+        TrainSettings(model="transformer", config=Seq2SeqConfig())
+    with pytest.raises(ValueError, match="'luong-dot' has attention='dot'.*'bahdanau'"):
+        TrainSettings(model="luong-dot", config=model_config("bahdanau"))
+    assert TrainSettings(model="luong-dot", config=model_config("luong-dot", units=8)).config
+
+
+def test_a_schedule_saved_under_its_registered_name_by_the_evaluation_module_still_loads():
+    saved = {  # how Keras serialised it when it was s2s_keras.evaluation.WarmupSchedule
+        "module": "s2s_keras.evaluation",
+        "class_name": "WarmupSchedule",
+        "config": {"d_model": 64, "warmup_steps": 100, "scale": 2.0},
+        "registered_name": "s2s_keras>WarmupSchedule",
+    }
+    schedule = keras.saving.deserialize_keras_object(saved)
+    assert isinstance(schedule, WarmupSchedule) and schedule.scale == 2.0
+    assert keras.saving.get_registered_name(WarmupSchedule) == "s2s_keras>WarmupSchedule"

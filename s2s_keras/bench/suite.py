@@ -228,7 +228,11 @@ def prepare(name: str, settings: BenchSettings):
     keras.utils.set_random_seed(settings.seed)
     corpus = load_bench_corpus(settings)
     tokenizers = fit_tokenizers(
-        corpus.train, kind=_recipe(name).tokenizer, vocab_size=settings.vocab_size(name)
+        corpus.train,
+        kind=_recipe(name).tokenizer,
+        vocab_size=settings.vocab_size(name),
+        source_lang=corpus.source_lang,
+        target_lang=corpus.target_lang,
     )
     train = _shuffled(corpus.train, settings.seed)
     dataset = make_dataset(
@@ -322,10 +326,9 @@ def measure_model(name: str, settings: BenchSettings) -> dict:
 def _train_for_budget(name: str, settings: BenchSettings, corpus):
     """The trained model of `name` after `settings.train_minutes` of wall time (validation
     included): the suite's one call of `training.train`."""
-    from s2s_keras.training import train
+    from s2s_keras.training import TrainSettings, train
 
-    trained, _ = train(
-        corpus,
+    run = TrainSettings(
         model=name,
         config=settings.config(name),
         epochs=10_000,  # the time budget stops it
@@ -335,8 +338,8 @@ def _train_for_budget(name: str, settings: BenchSettings, corpus):
         learning_rate=None if name == "transformer" else settings.rnn_learning_rate,
         max_minutes=settings.train_minutes,
         seed=settings.seed,
-        verbose=0,
     )
+    trained, _ = train(corpus, run, verbose=0)
     return trained
 
 
@@ -353,7 +356,7 @@ def train_and_score(name: str, settings: BenchSettings, corpus) -> dict:
 
     trained = _train_for_budget(name, settings, corpus)
     hypotheses = trained.translate(corpus.test.source, batch_size=settings.batch_size)
-    scores = corpus_scores(hypotheses, corpus.test.target)
+    scores = corpus_scores(hypotheses, corpus.test.target, target_lang=corpus.target_lang)
     # Decoding speed depends on how soon the outputs end: measured again, trained.
     sentences = sample(corpus.test.source, settings.decode_sentences, settings.seed)
     speed = {

@@ -1,0 +1,7 @@
+"""`python -m s2s_keras.cli`: the `s2s-keras` command."""
+
+import sys
+
+from s2s_keras.cli import main
+
+sys.exit(main())
