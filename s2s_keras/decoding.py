@@ -2,7 +2,7 @@
 
 Introduced in notebook 02 (greedy decoding); notebook 03 adds sampling and beam search.
 
-Every decoder here serves every model through one protocol (DESIGN §3):
+Every decoder here serves every model through one protocol:
 
 - `model.encode(source_ids, max_length=None)` → a state: a (possibly nested) dict of
   tensors, each with the batch as its leading dimension. `max_length` is the number of
@@ -51,7 +51,7 @@ def _never_output(scores):
 
     Neither is ever a correct output. Padding mid-sentence would break the convention
     that padding means "after `[END]`", and fed back to a GRU it makes an all-padding
-    row, which cuDNN rejects (DESIGN §11); sampling from a weak model would pick both.
+    row, which cuDNN rejects; sampling from a weak model would pick both.
     Applied to log-probabilities (beam search), it leaves the scores the model's own.
     """
     ids = tf.range(tf.shape(scores)[-1])  # [V]
@@ -63,7 +63,7 @@ def _next_input(tokens, done):
     """The token each row reads at the next step: its own, or `[END]` once finished.
 
     Finished rows go on reading `[END]`, never padding: to a GRU an all-padding row is
-    an error on GPU (cuDNN, DESIGN §11); their outputs are dropped anyway.
+    an error on GPU (cuDNN); their outputs are dropped anyway.
     """
     return tf.where(done, tf.constant(END_ID, tf.int64), tokens)
 

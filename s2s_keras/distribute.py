@@ -1,4 +1,4 @@
-"""Training on several devices or machines with `tf.distribute` (issue 6).
+"""Training on several devices or machines with `tf.distribute`.
 
 Notebook 08 (performance and scale) introduces it; `training.train(strategy=...)` and
 `s2s-keras train --strategy NAME` use it. Every strategy here is synchronous data

@@ -1,4 +1,4 @@
-"""Losses, metrics and the evaluation protocol (DESIGN §5).
+"""Losses, metrics and the evaluation protocol (the README's *Evaluation protocol*).
 
 Introduced in notebook 02 (masked loss, BLEU); notebook 07 applies it to every model.
 BLEU and chrF come from sacrebleu only: hypotheses are detokenized plain text, the
@@ -6,8 +6,8 @@ references the raw corpus lines, BLEU lower-cased with the 13a tokenizer, or wit
 sacrebleu's `zh` tokenizer for a Chinese target (13a splits on spaces and punctuation,
 so a Chinese sentence would be one or two "words"). `paired_bootstrap` says whether two
 systems differ significantly (Koehn 2004, "Statistical Significance Tests for Machine
-Translation Evaluation"). The retrieval
-metrics of notebook 01's dual encoder close the module.
+Translation Evaluation"). The retrieval metrics of notebook 01's dual encoder close
+the module.
 """
 
 from __future__ import annotations

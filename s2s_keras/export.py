@@ -1,4 +1,4 @@
-"""Export a trained model as a string-in, string-out SavedModel (DESIGN §6).
+"""Export a trained model as a string-in, string-out SavedModel.
 
 Introduced in notebook 07 (evaluation and export). The SavedModel holds the two
 tokenizers, the model's weights and the decoding loop, so serving it needs no Python

@@ -71,7 +71,7 @@ class Corpus:
 
 
 def split_bucket(english: str) -> int:
-    """The 0–99 bucket of an English sentence (DESIGN §2), stable across runs and machines."""
+    """The 0–99 bucket of an English sentence, stable across runs and machines."""
     return int(hashlib.sha1(english.strip().encode("utf-8")).hexdigest()[:8], 16) % 100
 
 

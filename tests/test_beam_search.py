@@ -1,4 +1,4 @@
-"""Beam search, sampling and the decoding methods of `translate` (DESIGN §4).
+"""Beam search, sampling and the decoding methods of `translate`.
 
 Toy "models" here are small Python classes that follow the decode_step protocol with
 hand-written probability tables, so expected tokens and scores are computed by hand.
@@ -100,7 +100,7 @@ class CountsSteps(Bigram):
 
 
 class RefusesPadding:
-    """Fails, like cuDNN's GRU on GPU (DESIGN §11), when a row's input is padding."""
+    """Fails, like cuDNN's GRU on GPU, when a row's input is padding."""
 
     def __init__(self, model):
         self.model = model

@@ -1,4 +1,4 @@
-"""Distribution strategies and determinism (issue 6, parts 1 and 6).
+"""Distribution strategies and determinism.
 
 Each test that needs a freshly started TensorFlow (logical devices, collective ops, op
 determinism are process-wide and fixed at start-up) runs this file as a script in a

@@ -1,4 +1,4 @@
-"""The exported SavedModel (DESIGN §6): string in, string out, in a fresh process."""
+"""The exported SavedModel: string in, string out, in a fresh process."""
 
 import json
 import os

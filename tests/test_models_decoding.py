@@ -1,4 +1,4 @@
-"""The seq2seq model interface (DESIGN §3), greedy decoding (§4) and evaluation (§5)."""
+"""The seq2seq model interface, greedy decoding and evaluation."""
 
 import os
 import subprocess
@@ -211,7 +211,7 @@ def test_greedy_decode_pads_tokens_and_zeroes_attention_after_end(model):
 
 
 class RefusesPadding(EndsAt):
-    """Fails, like cuDNN's GRU on GPU (DESIGN §11), when a row's input is padding."""
+    """Fails, like cuDNN's GRU on GPU, when a row's input is padding."""
 
     def decode_step(self, state, last_ids, step):
         tf.debugging.assert_none_equal(last_ids, tf.constant(PAD_ID, last_ids.dtype))

@@ -1,4 +1,4 @@
-"""Conventions every course notebook keeps (DESIGN §8). nbval runs them; this checks their shape."""
+"""Conventions every course notebook keeps. nbval runs them; this checks their shape."""
 
 import json
 import re

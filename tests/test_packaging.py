@@ -17,7 +17,7 @@ else:
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "s2s_keras"
 
-# DESIGN §9; tensorflow-text 2.21.0 fails to import.
+# The stack's pins; tensorflow-text 2.21.0 fails to import.
 DESIGN_PINS = {
     "tensorflow": ">=2.21,<2.22",
     "tensorflow-text": ">=2.21.1,<2.22",

@@ -1,4 +1,4 @@
-"""The `s2s-keras` command (DESIGN §7).
+"""The `s2s-keras` command (its contract: the README's *Command line*).
 
     s2s-keras demo                        offline: toy corpus, attention model, BLEU,
                                           samples and an attention heatmap

@@ -1,4 +1,4 @@
-"""Seq2seq models behind one interface (DESIGN §3), and the registry the CLI uses.
+"""Seq2seq models behind one interface, and the registry the CLI uses.
 
 Every model offers:
 
