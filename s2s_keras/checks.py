@@ -44,10 +44,38 @@ def non_negative_int(name, value):
 
 
 def positive_number(name, value):
-    """`value` as a `float` if it is a real number > 0 (not a bool), else a `ValueError`."""
-    if not (_is_number(value) and value > 0):
+    """`value` as a `float` if it is a finite real number > 0 (not a bool), else a `ValueError`."""
+    if not (_is_number(value) and 0 < value < float("inf")):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
+
+
+def non_negative_number(name, value):
+    """`value` as a `float` if it is a finite real number ≥ 0 (not a bool), else a `ValueError`."""
+    if not (_is_number(value) and 0 <= value < float("inf")):
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def int_in_range(name, value, low, high, *, high_name=None):
+    """`value` as an `int` if it is an integer in `[low, high]`, else a `ValueError`.
+
+    `high_name` names what bounds it, e.g. `n_best must be an integer from 1 to beam_size
+    (4), got 5`.
+    """
+    if not (_is_int(value) and low <= value <= high):
+        upper = f"{high_name} ({high})" if high_name else str(high)
+        raise ValueError(f"{name} must be an integer from {low} to {upper}, got {value!r}")
+    return int(value)
+
+
+def int_or_none(name, value):
+    """`value` as an `int`, or `None`; anything else (a bool included) is a `ValueError`."""
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise ValueError(f"{name} must be an integer or None, got {value!r}")
+    return int(value)
 
 
 def fraction(name, value):

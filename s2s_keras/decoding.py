@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from s2s_keras import checks
 from s2s_keras.text import END_ID, PAD_ID, START_ID, Tokenizer
 
 METHODS = ("greedy", "beam", "sample")
@@ -136,16 +137,10 @@ def sample_decode(
     Returns:
         `(tokens [B, L] int64, attention [B, L, S] float32)`, as `greedy_decode`.
     """
-    if isinstance(temperature, bool) or not (
-        isinstance(temperature, (int, float)) and temperature > 0
-    ):
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
-        raise ValueError(f"top_k must be an integer >= 0 (0: no limit), got {top_k!r}")
-    if seed is None:
+    temperature = checks.positive_number("temperature", temperature)
+    top_k = checks.non_negative_int("top_k", top_k)  # 0: no limit
+    if checks.int_or_none("seed", seed) is None:
         seed = tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64)
-    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}")
     source_ids = _prepare(model, source_ids)
     return _sample(
         model,
@@ -306,18 +301,9 @@ def beam_search(
         returned at its full length, scored with that length. A score of `-inf` marks a
         slot with no hypothesis (only when `beam_size` exceeds the possible tokens).
     """
-    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) or beam_size < 1:
-        raise ValueError(f"beam_size must be a positive integer, got {beam_size!r}")
-    if (
-        isinstance(n_best, bool)
-        or not isinstance(n_best, (int, np.integer))
-        or not 1 <= n_best <= beam_size
-    ):
-        raise ValueError(
-            f"n_best must be an integer from 1 to beam_size ({beam_size}), got {n_best!r}"
-        )
-    if isinstance(alpha, bool) or not (isinstance(alpha, (int, float)) and 0 <= alpha < np.inf):
-        raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+    beam_size = checks.positive_int("beam_size", beam_size)
+    n_best = checks.int_in_range("n_best", n_best, 1, beam_size, high_name="beam_size")
+    alpha = checks.non_negative_number("alpha", alpha)
     source_ids = _prepare(model, source_ids)
     max_length = _checked_max_length(max_length, per_sentence=True, batch=source_ids.shape[0])
     if source_ids.shape[0] == 0:  # nothing to search (and no maximum of no lengths)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import keras
 
+from s2s_keras import checks
+
 # Teacher-forced token accuracy on the validation split at which the demo stops. With
 # seed 0 the default model passes it after 3 epochs (0.9984), when greedy decoding of
 # the test split already scores above 99 BLEU; one more epoch buys nothing visible.
@@ -36,9 +38,9 @@ class StopAtAccuracy(keras.callbacks.Callback):
 
     def __init__(self, target: float, monitor: str = "val_masked_accuracy"):
         super().__init__()
-        if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 1:
+        self.target = checks.positive_number("target", target)
+        if self.target > 1:
             raise ValueError(f"target must be a number in (0, 1], got {target!r}")
-        self.target = float(target)
         self.monitor = monitor
         self.reached_at = None
 

@@ -102,8 +102,9 @@ def explore(model, sentence: str, *, beam_size: int = 4, alpha: float = 0.6, nam
     Raises:
         ValueError: the model has no attention, or `beam_size` is not a positive integer.
     """
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_size must be a positive integer, got {beam_size!r}")
+    from s2s_keras import checks
+
+    beam_size = checks.positive_int("beam_size", beam_size)
     if is_exported(model):
         return _explore_exported(model, sentence, name)
     if hasattr(model, "signatures"):

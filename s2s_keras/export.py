@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from pathlib import Path
 
 import tensorflow as tf
 
-from s2s_keras import atomic, decoding
+from s2s_keras import atomic, checks, decoding
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.errors import S2SError
 from s2s_keras.text import END_ID, PAD_ID, START_ID, Tokenizer
@@ -200,23 +199,13 @@ def export_saved_model(
         `out_dir` as a `Path`. Besides the SavedModel it holds `assets.extra/export.json`:
         these settings and the model's `trained.info` (corpus, direction, sizes).
     """
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_size must be a positive integer, got {beam_size!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha < math.inf:
-        raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+    beam_size = checks.positive_int("beam_size", beam_size)
+    alpha = checks.non_negative_number("alpha", alpha)
     if max_source_length is None:
         max_source_length = int(trained.info.get("max_length", 64))
-    if (
-        isinstance(max_source_length, bool)
-        or not isinstance(max_source_length, int)
-        or max_source_length < 3
-    ):
-        raise ValueError(
-            "max_source_length must be an integer >= 3 ([START], a token, [END]), "
-            f"got {max_source_length!r}"
-        )
-    if isinstance(extra_length, bool) or not isinstance(extra_length, int) or extra_length < 0:
-        raise ValueError(f"extra_length must be an integer >= 0, got {extra_length!r}")
+    # At least [START], a token, [END].
+    max_source_length = checks.int_in_range("max_source_length", max_source_length, 3, 10**6)
+    extra_length = checks.non_negative_int("extra_length", extra_length)
     out_dir = Path(out_dir)
     if out_dir.is_file() or (
         out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "saved_model.pb").exists()

@@ -46,6 +46,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from s2s_keras import checks
 from s2s_keras.types import Corpus, grouped_split
 
 TOY_MAX_ENGLISH_TOKENS = 25
@@ -416,11 +417,6 @@ def translate_noun_phrase(english: str) -> str:
     return " ".join(_noun_phrase(noun, plural, article, [adjectives[w] for w in modifiers]).es)
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def generate_pairs(num_pairs: int, seed: int = 0) -> list[tuple[str, str]]:
     """Draw `num_pairs` (English, Spanish) pairs with distinct English sentences.
 
@@ -431,8 +427,8 @@ def generate_pairs(num_pairs: int, seed: int = 0) -> list[tuple[str, str]]:
     Returns:
         The pairs in the order they were first drawn (the same for the same seed).
     """
-    _check_int("num_pairs", num_pairs, 1)
-    _check_int("seed", seed, 0)
+    checks.positive_int("num_pairs", num_pairs)
+    checks.non_negative_int("seed", seed)
     rng = random.Random(seed)
     pairs: dict[str, str] = {}
     # The grammar has millions of sentences; the cap turns an impossible request into an
@@ -462,8 +458,7 @@ def make_toy_corpus(num_pairs: int = 12000, seed: int = 0, reverse: bool = False
     Returns:
         A `Corpus`.
     """
-    if not isinstance(reverse, bool):
-        raise ValueError(f"reverse must be True or False, got {reverse!r}")
+    checks.boolean("reverse", reverse)
     pairs = generate_pairs(num_pairs, seed)
     if reverse:
         return grouped_split(

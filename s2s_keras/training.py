@@ -8,8 +8,6 @@ progress live in `s2s_keras.checkpoints`.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import os
 import platform
 import time
@@ -23,7 +21,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from s2s_keras import distribute
+from s2s_keras import checks, distribute
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.checkpoints import TrainingBackup, resume_message
 from s2s_keras.evaluation import MaskedAccuracy, MaskedLoss
@@ -236,23 +234,21 @@ class TrainSettings:
         if self.config is not None:
             _check_config(self.model, self.config)
         for name in ("epochs", "batch_size", "max_length"):
-            _check_integer(name, getattr(self, name))
+            checks.positive_int(name, getattr(self, name))
         for name in ("vocab_size", "warmup_steps", "patience"):
             if getattr(self, name) is not None:
-                _check_integer(name, getattr(self, name))
-        _check_integer("seed", self.seed, minimum=0)
+                checks.positive_int(name, getattr(self, name))
+        checks.non_negative_int("seed", self.seed)
         if self.tokenizer is not None and self.tokenizer not in TOKENIZERS:
             raise ValueError(
                 f"tokenizer must be one of {', '.join(map(repr, TOKENIZERS))} or None, "
                 f"got {self.tokenizer!r}"
             )
         for name in ("learning_rate", "max_minutes"):
-            value = getattr(self, name)
-            if value is not None and not (_is_real(value) and 0 < value < math.inf):
-                raise ValueError(f"{name} must be a number > 0 or None, got {value!r}")
-        smoothing = self.label_smoothing
-        if smoothing is not None and not (_is_real(smoothing) and 0 <= smoothing < 1):
-            raise ValueError(f"label_smoothing must be in [0, 1) or None, got {smoothing!r}")
+            if getattr(self, name) is not None:
+                checks.positive_number(name, getattr(self, name))
+        if self.label_smoothing is not None:
+            checks.fraction("label_smoothing", self.label_smoothing)
         if not (
             self.strategy is None
             or self.strategy in distribute.STRATEGIES
@@ -262,8 +258,7 @@ class TrainSettings:
                 f"strategy must be one of {', '.join(distribute.STRATEGIES)}, a "
                 f"tf.distribute.Strategy or None, got {self.strategy!r}"
             )
-        if not isinstance(self.deterministic, bool):
-            raise ValueError(f"deterministic must be True or False, got {self.deterministic!r}")
+        checks.boolean("deterministic", self.deterministic)
 
     @property
     def recipe(self) -> Recipe:
@@ -301,17 +296,6 @@ class TrainSettings:
         elif self.strategy is None:
             record["strategy"] = "default"
         return json.loads(json.dumps(record))  # tuples → lists, as they come back from disk
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_integer(name: str, value, minimum: int = 1) -> None:
-    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
 
 
 def _check_config(model: str, config) -> None:

@@ -284,8 +284,8 @@ def test_beam_search_is_traced_once_per_batch_shape_not_per_max_length():
             {"beam_size": 2, "n_best": 3},
             r"n_best must be an integer from 1 to beam_size \(2\), got 3",
         ),
-        ({"alpha": -0.5}, "alpha must be a number >= 0, got -0.5"),
-        ({"alpha": float("nan")}, "alpha must be a number >= 0, got nan"),
+        ({"alpha": -0.5}, "alpha must be a non-negative number, got -0.5"),
+        ({"alpha": float("nan")}, "alpha must be a non-negative number, got nan"),
     ],
 )
 def test_beam_search_rejects_bad_arguments_and_says_what_it_got(kwargs, message):
@@ -356,8 +356,8 @@ def test_sampling_from_the_top_1_is_greedy_and_pads_after_end(model):
     [
         ({"temperature": 0}, "temperature must be a positive number, got 0"),
         ({"temperature": -1.0}, "temperature must be a positive number, got -1.0"),
-        ({"top_k": -1}, r"top_k must be an integer >= 0 \(0: no limit\), got -1"),
-        ({"top_k": 1.5}, r"top_k must be an integer >= 0 \(0: no limit\), got 1.5"),
+        ({"top_k": -1}, "top_k must be a non-negative integer, got -1"),
+        ({"top_k": 1.5}, "top_k must be a non-negative integer, got 1.5"),
         ({"seed": "x"}, "seed must be an integer or None, got 'x'"),
     ],
 )

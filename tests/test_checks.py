@@ -8,7 +8,10 @@ import pytest
 from s2s_keras.checks import (
     boolean,
     fraction,
+    int_in_range,
+    int_or_none,
     non_negative_int,
+    non_negative_number,
     one_of,
     positive_int,
     positive_number,
@@ -88,3 +91,37 @@ def test_without_removed_options_drops_defaults_and_rejects_anything_else():
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         without_removed_options("RNNEncoder", {"cell": "lstm"}, removed)
+
+
+@pytest.mark.parametrize(
+    ("check", "args", "message"),
+    [
+        (non_negative_number, ("alpha", -0.5), "alpha must be a non-negative number, got -0.5"),
+        (
+            non_negative_number,
+            ("alpha", float("inf")),
+            "alpha must be a non-negative number, got inf",
+        ),
+        (non_negative_number, ("alpha", False), "alpha must be a non-negative number, got False"),
+        (
+            int_in_range,
+            ("n_best", 5, 1, 4),
+            "n_best must be an integer from 1 to 4, got 5",
+        ),
+        (int_or_none, ("seed", 1.5), "seed must be an integer or None, got 1.5"),
+        (int_or_none, ("seed", True), "seed must be an integer or None, got True"),
+    ],
+)
+def test_the_decoding_checks_say_what_they_got(check, args, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check(*args)
+
+
+def test_the_decoding_checks_return_what_they_accept():
+    assert non_negative_number("alpha", 0) == 0.0
+    assert int_in_range("n_best", 4, 1, 4, high_name="beam_size") == 4
+    assert int_or_none("seed", None) is None
+    assert int_or_none("seed", 7) == 7
+    message = "n_best must be an integer from 1 to beam_size (2), got 3"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        int_in_range("n_best", 3, 1, 2, high_name="beam_size")
