@@ -1,4 +1,4 @@
-"""Losses, schedules and training helpers."""
+"""Training: settings, losses, schedules, the time budget, `train` and `train_or_load`."""
 
 from dataclasses import asdict, replace
 
@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from s2s_keras.evaluation import MaskedLoss, masked_loss
-from s2s_keras.training import TrainSettings, WarmupSchedule
+from s2s_keras.models import model_config
+from s2s_keras.toy import make_toy_corpus
+from s2s_keras.training import TimeBudget, TrainSettings, WarmupSchedule, train
 
 
 def log_softmax(x):
@@ -265,3 +267,34 @@ def test_a_schedule_saved_under_its_registered_name_by_the_evaluation_module_sti
     schedule = keras.saving.deserialize_keras_object(saved)
     assert isinstance(schedule, WarmupSchedule) and schedule.scale == 2.0
     assert keras.saving.get_registered_name(WarmupSchedule) == "s2s_keras>WarmupSchedule"
+
+
+def test_time_budget_stops_training_after_the_first_batch_past_the_budget():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    budget = TimeBudget(minutes=1e-9)
+    x = np.zeros((64, 2), "float32")
+    history = model.fit(x, x[:, :1], batch_size=8, epochs=3, verbose=0, callbacks=[budget])
+    assert budget.stopped_early and len(history.history["loss"]) == 1
+    with pytest.raises(ValueError, match="-1"):
+        TimeBudget(-1)
+
+
+BUDGET_TINY = {"embedding_dim": 8, "units": 8}
+
+
+def test_a_run_cut_by_the_budget_says_so_and_counts_its_steps():
+    corpus = make_toy_corpus(200, seed=3)
+    kwargs = {
+        "model": "bahdanau",
+        "config": model_config("bahdanau", **BUDGET_TINY),
+        "batch_size": 16,
+    }
+    cut, _ = train(corpus, TrainSettings(epochs=2, max_minutes=1e-6, **kwargs), verbose=0)
+    whole, _ = train(corpus, TrainSettings(epochs=1, **kwargs), verbose=0)
+    # The budget is checked after every batch: an immediate one stops after the first.
+    assert cut.info["stopped_by_time_budget"] is True
+    assert (cut.info["steps_run"], cut.info["epochs_run"]) == (1, 1)
+    assert whole.info["stopped_by_time_budget"] is False
+    # 200 pairs make 10+ batches of 16 (fewer after the split, more with bucketing).
+    assert whole.info["steps_run"] >= len(corpus.train.source) // 16

@@ -1,19 +1,16 @@
-"""Model directories (save / load / errors), the training helpers and the plots."""
+"""Model directories: what a run records, save and load, atomic replacement, errors."""
 
 import json
 import os
 
-import keras
-import numpy as np
 import pytest
 
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.errors import S2SError
 from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
-from s2s_keras.plots import attention_heatmap, bar_chart, learning_curves, length_histograms
 from s2s_keras.text import WordTokenizer
 from s2s_keras.toy import make_toy_corpus
-from s2s_keras.training import TimeBudget, TrainSettings, hardware_description, train
+from s2s_keras.training import TrainSettings, hardware_description, train
 
 
 @pytest.fixture(scope="module")
@@ -105,49 +102,6 @@ def test_loading_an_incomplete_directory_names_what_is_missing(tiny_trained, tmp
         TrainedModel.load(tmp_path / "absent")
 
 
-def test_time_budget_stops_training_after_the_first_batch_past_the_budget():
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile("sgd", "mse")
-    budget = TimeBudget(minutes=1e-9)
-    x = np.zeros((64, 2), "float32")
-    history = model.fit(x, x[:, :1], batch_size=8, epochs=3, verbose=0, callbacks=[budget])
-    assert budget.stopped_early and len(history.history["loss"]) == 1
-    with pytest.raises(ValueError, match="-1"):
-        TimeBudget(-1)
-
-
-def test_attention_heatmap_labels_rows_with_output_and_columns_with_source():
-    weights = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0]])
-    fig = attention_heatmap(weights, ["a", "b", "[END]"], ["x", "y"], title="t")
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "[END]"]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
-    np.testing.assert_array_equal(ax.images[0].get_array(), weights)
-
-
-def test_learning_curves_draw_train_and_validation_per_metric():
-    history = {"loss": [2.0, 1.0], "val_loss": [2.5, 1.5], "masked_accuracy": [0.1, 0.5]}
-    fig = learning_curves(history)
-    assert [ax.get_title() for ax in fig.axes] == ["loss", "masked_accuracy"]
-    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1
-
-
 def test_model_config_dataclass_builds_the_documented_sizes():
     model = AttentionSeq2Seq.from_config_object(AttentionSeq2SeqConfig(units=4), 10, 12)
     assert model.get_config()["units"] == 4 and model.decoder.units == 8
-
-
-def test_length_histograms_draw_one_outline_per_name_with_one_bin_per_length():
-    fig = length_histograms({"source": [1, 2, 2, 5], "target": [3, 3, 4]})
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["source", "target"]
-    assert len(ax.patches) == 2
-    # A step outline of one-wide bins rises to the highest count: 2 (for length 2 or 3).
-    assert max(y for patch in ax.patches for _, y in patch.get_xy()) == 2
-
-
-def test_bar_chart_writes_each_value_on_its_bar():
-    fig = bar_chart({"plain": 0.5, "bucketed": 0.875}, ylabel="efficiency")
-    ax = fig.axes[0]
-    assert [p.get_height() for p in ax.containers[0]] == [0.5, 0.875]
-    assert [t.get_text() for t in ax.texts] == ["0.50", "0.88"]
