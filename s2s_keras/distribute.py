@@ -1,6 +1,6 @@
 """Training on several devices or machines with `tf.distribute`.
 
-Notebook 08 (performance and scale) introduces it; `training.train(strategy=...)` and
+Notebook 08 (performance and scale) introduces it; `training.TrainSettings(strategy=...)` and
 `s2s-keras train --strategy NAME` use it. Every strategy here is synchronous data
 parallelism: each replica runs the same model on its share of a global batch of
 `batch_size` sentences, and the gradients are summed across replicas before each update.

@@ -356,16 +356,9 @@ def train(
         tensorboard_dir = None
         if backup_dir is not None:
             backup_dir = f"{os.fspath(backup_dir)}.worker-{strategy.cluster_resolver.task_id}"
-    backup = resume = None
-    if backup_dir is not None:
-        fingerprint = {"corpus": corpus.name, "split_sizes": corpus.sizes(), **settings.record()}
-        for key in _MAY_CHANGE_ON_RESUME:
-            del fingerprint[key]
-        backup = TrainingBackup(backup_dir, fingerprint=fingerprint, every_batches=backup_every)
-        resume = backup.latest()  # a backup of other settings fails here, before any work
-    tokenizers = _tokenizers(corpus, settings, backup if resume else None)
-    if backup is not None and resume is None:
-        backup.save_tokenizers(*tokenizers)
+    backup = None if backup_dir is None else _backup(corpus, settings, backup_dir, backup_every)
+    resume = None if backup is None else backup.latest()  # other settings fail here, early
+    tokenizers = _tokenizers(corpus, settings, backup, resume)
     train_data, validation_data = _datasets(corpus, settings, tokenizers)
     network = _build_model(settings, strategy, tokenizers, validation_data)
     callbacks = _callbacks(settings, callbacks, tensorboard_dir)
@@ -381,30 +374,20 @@ def train(
     history, out_of_time = _fit(
         network, strategy, settings, train_data, validation_data, initial_epoch, callbacks, verbose
     )
-    seconds = time.monotonic() - start
-    if backup is not None and not keep_backup:
-        backup.delete()
     info = {
-        "corpus": corpus.name,
-        "source_lang": corpus.source_lang,
-        "target_lang": corpus.target_lang,
-        "split_sizes": corpus.sizes(),
-        **settings.record(),
-        "strategy": distribute.strategy_name(strategy),
-        "replicas": strategy.num_replicas_in_sync,
+        **_run_record(corpus, settings, strategy),
         "params": network.count_params(),
         "epochs_run": len(history.get("loss", [])),
-        "resumed_from": (
-            None if resume is None else {"epoch": resume["epoch"], "batch": resume["batch"]}
-        ),
+        "resumed_from": None if resume is None else {k: resume[k] for k in ("epoch", "batch")},
         # An epoch cut short by `max_minutes` still counts in `epochs_run`: these say so.
         "steps_run": int(network.optimizer.iterations.numpy()),  # int() fails on replicas
         "stopped_by_time_budget": out_of_time,
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(time.monotonic() - start, 1),
         "hardware": hardware_description(),
     }
-    source_tokenizer, target_tokenizer = tokenizers
-    return TrainedModel(network, source_tokenizer, target_tokenizer, info), history
+    if backup is not None and not keep_backup:
+        backup.delete()
+    return TrainedModel(network, *tokenizers, info), history
 
 
 def _start(settings: TrainSettings) -> tf.distribute.Strategy:
@@ -417,20 +400,45 @@ def _start(settings: TrainSettings) -> tf.distribute.Strategy:
     return strategy
 
 
+def _run_record(corpus: Corpus, settings: TrainSettings, strategy) -> dict:
+    """The corpus and the settings of a run, as its `info` records them."""
+    return {
+        "corpus": corpus.name,
+        "source_lang": corpus.source_lang,
+        "target_lang": corpus.target_lang,
+        "split_sizes": corpus.sizes(),
+        **settings.record(),
+        "strategy": distribute.strategy_name(strategy),
+        "replicas": strategy.num_replicas_in_sync,
+    }
+
+
+def _backup(corpus: Corpus, settings: TrainSettings, directory, every: int | None):
+    """A `TrainingBackup` that refuses a backup of a run with other settings."""
+    fingerprint = {"corpus": corpus.name, "split_sizes": corpus.sizes(), **settings.record()}
+    for key in _MAY_CHANGE_ON_RESUME:
+        del fingerprint[key]
+    return TrainingBackup(directory, fingerprint=fingerprint, every_batches=every)
+
+
 def _tokenizers(
-    corpus: Corpus, settings: TrainSettings, backup: TrainingBackup | None
+    corpus: Corpus, settings: TrainSettings, backup: TrainingBackup | None, resume: dict | None
 ) -> tuple[Tokenizer, Tokenizer]:
-    """The backup's tokenizers when resuming (its weights expect them), else new ones."""
-    saved = None if backup is None else backup.load_tokenizers()
+    """The backup's tokenizers when resuming (its weights expect them), else new ones,
+    which the backup stores with its first checkpoint."""
+    saved = backup.load_tokenizers() if resume else None
     if saved is not None:
         return saved
-    return fit_tokenizers(
+    tokenizers = fit_tokenizers(
         corpus.train,
         kind=settings.tokenizer,
         vocab_size=settings.vocab_size,
         source_lang=corpus.source_lang,
         target_lang=corpus.target_lang,
     )
+    if backup is not None:
+        backup.save_tokenizers(*tokenizers)
+    return tokenizers
 
 
 def _datasets(corpus: Corpus, settings: TrainSettings, tokenizers) -> list[tf.data.Dataset]:

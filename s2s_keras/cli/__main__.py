@@ -4,4 +4,5 @@ import sys
 
 from s2s_keras.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
