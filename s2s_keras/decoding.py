@@ -230,7 +230,11 @@ def _greedy_recomputed(model, source_ids, max_length):
     tokens = tf.TensorArray(tf.int64, size=max_length)
     for step in tf.range(max_length):
         tf.autograph.experimental.set_loop_options(
-            shape_invariants=[(prefix, tf.TensorShape([None, None]))]
+            # A batch of one has static shapes that the loop's ops do not keep.
+            shape_invariants=[
+                (prefix, tf.TensorShape([None, None])),
+                (done, tf.TensorShape([None])),
+            ]
         )
         logits = model((source_ids, prefix), training=False)[:, -1, :]  # [B, V]
         logits = _never_output(tf.cast(logits, tf.float32))

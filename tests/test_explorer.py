@@ -134,3 +134,14 @@ def test_the_widget_follows_its_controls(models, exported):
     assert view.figure.axes[0].get_title() == "exported: hypothesis 1"
     view.sentence.value = " "
     assert view.nbest.value == "<i>nothing to translate</i>" and view.figure is None
+
+
+def test_recomputed_greedy_decoding_takes_a_batch_of_one_first(models):
+    """Its loop keeps the batch dimension unknown, even when the first batch has one row."""
+    from s2s_keras.decoding import greedy_decode, greedy_decode_recomputed
+
+    trained = models["transformer"]
+    ids = trained.source_tokenizer.tokenize([SENTENCE]).to_tensor()  # [1, S]
+    np.testing.assert_array_equal(
+        greedy_decode_recomputed(trained.model, ids, 8), greedy_decode(trained.model, ids, 8)[0]
+    )
