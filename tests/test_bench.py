@@ -203,8 +203,8 @@ def test_budgeted_training_scores_under_keys_named_for_its_minutes(monkeypatch, 
                 return list(toy_corpus.test.target)
             return list(sources)
 
-    def fake_train(corpus, **kwargs):
-        calls[kwargs["model"]] = kwargs
+    def fake_train(corpus, settings, **options):
+        calls[settings.model] = settings
         return Trained(), {}
 
     monkeypatch.setattr(s2s_keras.training, "train", fake_train)
@@ -216,9 +216,9 @@ def test_budgeted_training_scores_under_keys_named_for_its_minutes(monkeypatch, 
     assert scores["bleu_after_5_min"] == pytest.approx(100.0)
     assert scores["chrf_after_5_min"] == pytest.approx(100.0)
     assert scores["train_minutes"] == 5 and scores["epochs_run"] == 3
-    assert calls["bahdanau"]["learning_rate"] == 2e-3
-    assert calls["transformer"]["learning_rate"] is None  # its recipe's
-    assert calls["bahdanau"]["max_minutes"] == 5
+    assert calls["bahdanau"].learning_rate == 2e-3
+    assert calls["transformer"].learning_rate is None  # its recipe's
+    assert calls["bahdanau"].max_minutes == 5
     assert bench.FULL.rnn_learning_rate == 1e-3
     assert bench.FULL.train_minutes == 20.0
 
