@@ -9,11 +9,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
-    # "issue 5", "issues 3 and 5": the project's tracker; upstream threads are cited as
+    # the project's tracker ("issues 3 and 5"); upstream threads are cited as
     # owner/repo#N, which stays allowed.
     "a tracker issue number": re.compile(r"\bissues? \d+\b", re.IGNORECASE),
     "the design handbook": re.compile(r"DESIGN(\.md| ?§)|design handbook", re.IGNORECASE),
-    "a machine path": re.compile(r"/work/|/root/|/home/[a-z]"),
+    # (split so that this file does not match itself)
+    "a machine path": re.compile(r"/wor" r"k/|/root/|/home/[a-z]"),
 }
 THIS_FILE = Path(__file__).relative_to(ROOT).as_posix()
 
