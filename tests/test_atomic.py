@@ -167,6 +167,7 @@ def model_dir(tmp_path_factory):
     return trained.save(tmp_path_factory.mktemp("model") / "model")
 
 
+@pytest.mark.slow
 def test_an_export_whose_swap_fails_midway_keeps_the_previous_export_loadable(
     model_dir, tmp_path, monkeypatch
 ):
@@ -188,6 +189,7 @@ def test_an_export_whose_swap_fails_midway_keeps_the_previous_export_loadable(
     assert [t.decode() for t in translations] == trained.translate(["The cat."])
 
 
+@pytest.mark.slow
 def test_a_killed_exports_leftover_is_cleared_by_the_next_export(model_dir, tmp_path):
     from s2s_keras.bundle import TrainedModel
     from s2s_keras.export import export_saved_model

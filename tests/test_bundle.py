@@ -21,6 +21,7 @@ def tiny_trained():
     return trained, history
 
 
+@pytest.mark.slow
 def test_train_records_how_the_model_was_made(tiny_trained):
     trained, history = tiny_trained
     info = trained.info
@@ -31,6 +32,7 @@ def test_train_records_how_the_model_was_made(tiny_trained):
     assert "TensorFlow 2.21" in info["hardware"] == hardware_description()
 
 
+@pytest.mark.slow
 def test_save_then_load_translates_identically(tiny_trained, tmp_path):
     trained, _ = tiny_trained
     sentences = ["The red cat sees a dog.", "Hello!", ""]
@@ -41,6 +43,7 @@ def test_save_then_load_translates_identically(tiny_trained, tmp_path):
     assert loaded.translate(sentences) == trained.translate(sentences)
 
 
+@pytest.mark.slow
 def test_save_over_an_existing_directory_replaces_it_and_leaves_no_temporaries(
     tiny_trained, tmp_path
 ):
@@ -52,6 +55,7 @@ def test_save_over_an_existing_directory_replaces_it_and_leaves_no_temporaries(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
+@pytest.mark.slow
 def test_a_failed_save_keeps_the_previous_directory(tiny_trained, tmp_path, monkeypatch):
     trained, _ = tiny_trained
     trained.save(tmp_path / "m")
@@ -67,6 +71,7 @@ def test_a_failed_save_keeps_the_previous_directory(tiny_trained, tmp_path, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
+@pytest.mark.slow
 def test_a_save_whose_swap_fails_midway_keeps_the_previous_directory_readable(
     tiny_trained, tmp_path, monkeypatch
 ):
@@ -92,6 +97,7 @@ def test_a_save_whose_swap_fails_midway_keeps_the_previous_directory_readable(
     assert TrainedModel.load(tmp_path / "m").translate(sentences) == trained.translate(sentences)
 
 
+@pytest.mark.slow
 def test_loading_an_incomplete_directory_names_what_is_missing(tiny_trained, tmp_path):
     trained, _ = tiny_trained
     trained.save(tmp_path / "m")

@@ -39,6 +39,7 @@ def demo_run(tmp_path_factory):
     return result, out
 
 
+@pytest.mark.slow
 def test_demo_prints_scores_samples_and_writes_a_model_and_heatmap(demo_run):
     result, out = demo_run
     assert result.returncode == 0, result.stderr
@@ -56,6 +57,7 @@ def test_demo_prints_scores_samples_and_writes_a_model_and_heatmap(demo_run):
         assert (out / name).exists()
 
 
+@pytest.mark.slow
 def test_translate_reads_arguments_or_stdin_line_by_line(demo_run):
     _, out = demo_run
     by_args = run_cli("translate", "--model", out, "The cat.", "", "A red house.")
@@ -68,6 +70,7 @@ def test_translate_reads_arguments_or_stdin_line_by_line(demo_run):
     assert by_stdin.stdout == by_args.stdout
 
 
+@pytest.mark.slow
 def test_evaluate_prints_json_scores_with_signature(demo_run):
     _, out = demo_run
     result = run_cli("evaluate", "--model", out, "--corpus", "toy", "--split", "test", "--json")
@@ -89,6 +92,7 @@ def test_evaluate_prints_json_scores_with_signature(demo_run):
     assert scores["model"] == "bahdanau" and scores["decoding"] == "greedy"
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_a_corpus_in_the_other_direction(demo_run):
     _, out = demo_run
     result = run_cli("evaluate", "--model", out, "--corpus", "spa-eng")
@@ -119,6 +123,7 @@ def test_missing_model_directory_is_a_one_line_error(tmp_path):
     assert_one_line_error(result, "does not exist")
 
 
+@pytest.mark.slow
 def test_corrupt_model_file_is_a_one_line_error(demo_run, tmp_path):
     _, out = demo_run
     broken = tmp_path / "broken"
@@ -133,6 +138,7 @@ def test_corrupt_model_file_is_a_one_line_error(demo_run, tmp_path):
     assert_one_line_error(result, "cannot load the model", "broken")
 
 
+@pytest.mark.slow
 def test_translate_with_beam_search_gives_one_line_per_input(demo_run):
     _, out = demo_run
     result = run_cli("translate", "--model", out, "--beam", 3, "--alpha", 0, "The cat.", "")
@@ -140,6 +146,7 @@ def test_translate_with_beam_search_gives_one_line_per_input(demo_run):
     assert result.stdout.count("\n") == 2 and result.stdout.endswith("\n\n")
 
 
+@pytest.mark.slow
 def test_export_writes_a_savedmodel_that_a_bare_tensorflow_process_can_use(demo_run, tmp_path):
     _, out = demo_run
     result = run_cli("export", "--model", out, "--out", tmp_path / "saved", "--beam", 2)
@@ -163,6 +170,7 @@ def test_export_writes_a_savedmodel_that_a_bare_tensorflow_process_can_use(demo_
     assert translations == in_memory.stdout.split("\n")[:3]
 
 
+@pytest.mark.slow
 def test_export_refuses_to_overwrite_the_model_directory(demo_run):
     _, out = demo_run
     result = run_cli("export", "--model", out, "--out", out)
@@ -170,6 +178,7 @@ def test_export_refuses_to_overwrite_the_model_directory(demo_run):
     assert (out / "model.keras").exists()
 
 
+@pytest.mark.slow
 def test_negative_alpha_is_a_one_line_error(demo_run):
     _, out = demo_run
     result = run_cli("translate", "--model", out, "--alpha", "-1", "hi")
@@ -182,6 +191,7 @@ def test_a_malformed_config_override_is_a_one_line_error(value):
     assert_one_line_error(result, value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alias", ["same path", "symlink", "hard link", "stdin"])
 def test_translate_refuses_an_output_that_is_its_input_and_leaves_it_untouched(
     demo_run, tmp_path, alias

@@ -25,6 +25,7 @@ def test_full_runs_read_spa_eng_and_smoke_runs_the_toy_corpus():
     assert course.corpus_name(True) == "toy"
 
 
+@pytest.mark.slow
 def test_a_second_notebook_loads_the_model_the_first_one_trained(tmp_path, monkeypatch):
     from s2s_keras.toy import make_toy_corpus
 

@@ -330,6 +330,7 @@ def test_fits_a_step_then_reloads_to_identical_embeddings(toy, tmp_path):
     assert loss == pytest.approx(float(np.mean(in_batch_softmax_loss(labels, logits))), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_a_few_epochs_retrieve_far_better_than_chance(toy):
     data, source_tokenizer, target_tokenizer = toy
     model = compiled(tiny(toy))

@@ -140,6 +140,7 @@ def decoded(tensor):
     return [t.decode("utf-8") for t in tensor.numpy()]  # strict: must be valid UTF-8
 
 
+@pytest.mark.slow
 def test_fresh_process_translates_exactly_as_the_models_in_memory(
     exported, trained, wordpiece, corpus, tmp_path
 ):
@@ -162,6 +163,7 @@ def test_fresh_process_translates_exactly_as_the_models_in_memory(
     assert served[str(greedy_exported)]["serving_default"] == expected
 
 
+@pytest.mark.slow
 def test_serving_signature_takes_text_and_returns_translation(translator):
     signature = translator.signatures["serving_default"]
     _, inputs = signature.structured_input_signature
@@ -169,6 +171,7 @@ def test_serving_signature_takes_text_and_returns_translation(translator):
     assert list(signature.structured_outputs) == ["translation"]
 
 
+@pytest.mark.slow
 def test_export_records_its_settings_and_the_run(exported, trained):
     metadata = json.loads((exported / "assets.extra" / "export.json").read_text())
     assert metadata["beam_size"] == 3 and metadata["alpha"] == 1.0
@@ -178,12 +181,14 @@ def test_export_records_its_settings_and_the_run(exported, trained):
     assert metadata["run"]["corpus"] == "toy"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text, empty", HOSTILE.values(), ids=HOSTILE.keys())
 def test_hostile_input_gives_one_valid_utf8_string(translator, text, empty):
     (out,) = decoded(translator.translate(tf.constant([text, b"The cat."])))[:1]
     assert (out == "") is empty
 
 
+@pytest.mark.slow
 def test_hostile_batch_keeps_its_length_and_empty_inputs_stay_empty(translator):
     texts = [text for text, _ in HOSTILE.values()]
     out = decoded(translator.signatures["serving_default"](text=tf.constant(texts))["translation"])
@@ -191,6 +196,7 @@ def test_hostile_batch_keeps_its_length_and_empty_inputs_stay_empty(translator):
     assert [o == "" for o in out] == [empty for _, empty in HOSTILE.values()]
 
 
+@pytest.mark.slow
 def test_output_order_is_input_order(translator, corpus):
     sentences = list(corpus.train.source[:12])
     forward = decoded(translator.translate(tf.constant(sentences)))
@@ -198,6 +204,7 @@ def test_output_order_is_input_order(translator, corpus):
     assert backward == forward[::-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("texts", [[], ["", "  "]], ids=["no-sentences", "only-empty"])
 def test_a_batch_with_nothing_to_translate_gives_empty_strings(translator, texts):
     texts = tf.constant(texts, tf.string)
@@ -206,6 +213,7 @@ def test_a_batch_with_nothing_to_translate_gives_empty_strings(translator, texts
     assert decoded(by_signature) == [""] * len(texts)
 
 
+@pytest.mark.slow
 def test_failed_export_leaves_nothing_behind(trained, tmp_path, monkeypatch):
     def fail_midway(obj, export_dir, **kwargs):
         os.makedirs(os.path.join(export_dir, "variables"), exist_ok=True)
@@ -217,6 +225,7 @@ def test_failed_export_leaves_nothing_behind(trained, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_failed_export_keeps_the_previous_export(trained, exported, tmp_path, monkeypatch):
     out = tmp_path / "translator"
     shutil.copytree(exported, out)
@@ -229,6 +238,7 @@ def test_failed_export_keeps_the_previous_export(trained, exported, tmp_path, mo
     assert list(tmp_path.iterdir()) == [out]
 
 
+@pytest.mark.slow
 def test_export_replaces_a_previous_export(trained, exported, tmp_path):
     out = tmp_path / "translator"
     shutil.copytree(exported, out)
@@ -239,6 +249,7 @@ def test_export_replaces_a_previous_export(trained, exported, tmp_path):
     assert list(tmp_path.iterdir()) == [out]
 
 
+@pytest.mark.slow
 def test_export_refuses_to_replace_what_is_not_a_savedmodel(trained, tmp_path):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -266,6 +277,7 @@ def _remove_everything(path):
     path.mkdir()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [_truncate_graph, _drop_variables, _remove_everything])
 def test_load_translator_on_a_damaged_directory_is_a_one_line_error(exported, tmp_path, damage):
     path = tmp_path / "translator"
@@ -286,6 +298,7 @@ def test_load_translator_on_a_missing_directory_or_a_file_is_a_one_line_error(tm
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "setting",
     [

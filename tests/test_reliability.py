@@ -74,6 +74,7 @@ def _mid_epoch_backup(directory):
     return state if state and state["epoch"] >= 1 and state["batch"] > 0 else None
 
 
+@pytest.mark.slow
 def test_a_training_killed_mid_epoch_resumes_from_its_last_backup(tmp_path):
     out, backup = tmp_path / "model", tmp_path / "model.backup"
     command = [*CLI, "train", "--corpus", "toy", "--out", str(out), "--epochs", "3"]
@@ -227,6 +228,7 @@ class _CrashInSecondEpoch(keras.callbacks.Callback):
             raise RuntimeError("simulated crash")
 
 
+@pytest.mark.slow
 def test_a_resumed_run_reads_text_with_the_tokenizers_it_was_trained_with(tmp_path, monkeypatch):
     corpus = make_toy_corpus(150, seed=2)
     settings = TrainSettings(config=model_config("bahdanau", embedding_dim=8, units=8), epochs=3)

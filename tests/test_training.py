@@ -64,6 +64,7 @@ def test_the_command_line_offers_exactly_the_registered_models():
     assert MODELS == MODEL_NAMES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["seq2seq", "luong-general", "transformer"])
 def test_every_architecture_trains_from_python_and_translates(name):
     from s2s_keras.models import model_config
@@ -118,6 +119,7 @@ class _StopAfterEpoch(keras.callbacks.Callback):
             raise RuntimeError("simulated crash")
 
 
+@pytest.mark.slow
 def test_a_crashed_run_resumes_from_its_backup_and_finishes_the_requested_epochs(tmp_path):
     from s2s_keras.models import model_config
     from s2s_keras.toy import make_toy_corpus
@@ -135,6 +137,7 @@ def test_a_crashed_run_resumes_from_its_backup_and_finishes_the_requested_epochs
     assert not (tmp_path / "backup").exists()  # removed once training completes
 
 
+@pytest.mark.slow
 def test_early_stopping_and_tensorboard_are_wired_in(tmp_path):
     from s2s_keras.models import model_config
     from s2s_keras.toy import make_toy_corpus
@@ -164,6 +167,7 @@ def tiny_run():
     return make_toy_corpus(120, seed=5), settings
 
 
+@pytest.mark.slow
 def test_train_or_load_reuses_a_run_only_when_its_settings_match(tmp_path):
     from s2s_keras.training import train_or_load
 
@@ -187,6 +191,7 @@ def test_train_or_load_reuses_a_run_only_when_its_settings_match(tmp_path):
     assert forced.info["reused"] is False
 
 
+@pytest.mark.slow
 def test_train_or_load_accepts_a_strategy_object(tmp_path):
     import tensorflow as tf
 
@@ -283,6 +288,7 @@ def test_time_budget_stops_training_after_the_first_batch_past_the_budget():
 BUDGET_TINY = {"embedding_dim": 8, "units": 8}
 
 
+@pytest.mark.slow
 def test_a_run_cut_by_the_budget_says_so_and_counts_its_steps():
     corpus = make_toy_corpus(200, seed=3)
     kwargs = {
