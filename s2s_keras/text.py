@@ -447,7 +447,9 @@ class WordPieceTokenizer(Tokenizer):
 
     def _words(self, tokens):
         text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
-        text = tf.strings.regex_replace(text, r" ##", "")
+        # A continuation joins the piece before it; one that opens the sentence (an
+        # untrained or unlucky decoder can start with one) just loses its `##`.
+        text = tf.strings.regex_replace(text, r"(^| )##", "")
         return tf.strings.split(text)
 
 

@@ -24,6 +24,7 @@ from keras import ops
 from s2s_keras import checks, distribute
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.checkpoints import TrainingBackup, resume_message
+from s2s_keras.errors import S2SError
 from s2s_keras.evaluation import MaskedAccuracy, MaskedLoss
 from s2s_keras.models import MODEL_NAMES, build_model, model_config
 from s2s_keras.pipeline import make_dataset
@@ -351,6 +352,12 @@ def train(
         where).
     """
     settings = (TrainSettings() if settings is None else settings).resolved()
+    for split in ("train", "validation"):
+        if len(corpus.split(split)) == 0:
+            raise S2SError(
+                f"{corpus.name} has no {split} pairs ({corpus.sizes()}): training needs "
+                "both a training and a validation split"
+            )
     strategy = _start(settings)  # first: before TensorFlow runs any op
     if not distribute.is_chief(strategy):  # a multi-worker cluster's other workers
         tensorboard_dir = None

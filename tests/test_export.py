@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from s2s_keras.bundle import TrainedModel
 from s2s_keras.errors import S2SError
 from s2s_keras.export import export_saved_model, load_translator
 from s2s_keras.models import AttentionSeq2Seq, AttentionSeq2SeqConfig
-from s2s_keras.text import WordPieceTokenizer
+from s2s_keras.text import WordPieceTokenizer, learn_tokenizer
 from s2s_keras.toy import make_toy_corpus
 from s2s_keras.training import TrainSettings, train
 
@@ -316,3 +317,66 @@ def test_export_rejects_bad_settings_before_writing(trained, tmp_path, setting):
     with pytest.raises(ValueError, match=value):
         export_saved_model(trained, tmp_path / "translator", **setting)
     assert list(tmp_path.iterdir()) == []
+
+
+# Chinese on either side: a few training sentences for the tokenizers, and inputs that
+# stress a Chinese pipeline (no spaces, mixed scripts, traditional characters, full-width
+# and ASCII punctuation, a 5,000-character line without a single space).
+ZH_TRAIN = [
+    "我会说法语。",
+    "Tom在游泳吗？",
+    "他有三只猫，两只狗！",
+    "我们明天见。",
+    "这是我的书。",
+    "你喜欢喝茶吗?",
+]
+EN_TRAIN = ["I speak French.", "Is Tom swimming?", "He has three cats, two dogs!", "See you."]
+HAN = "[\u4e00-\u9fff]"  # CJK unified ideographs
+ZH_HOSTILE = [
+    "",
+    "\u3000",  # an ideographic space only
+    "我会说法语。",
+    "Tom和Mary在东京学习Python 3。",  # Latin runs, a digit, inside Chinese
+    "我們會說國語嗎？",  # traditional characters, none in the vocabulary
+    "你好！？，。、：；（）",  # full-width punctuation
+    "１２３ＡＢＣ",  # full-width digits and letters (NFKC folds them)
+    "猫🐈‍⬛很可爱😀",
+    "我" * 5000,  # a very long line without spaces
+    "\u200f我\u200e会\ufeff说",  # bidi marks and a BOM between characters
+]
+
+
+@pytest.fixture(scope="module")
+def chinese_models():
+    """Untrained tiny models in both directions, with the tokenizers Chinese gets."""
+    keras.utils.set_random_seed(0)
+    zh_chars = learn_tokenizer(ZH_TRAIN, kind="word", language="zh")  # characters
+    zh_pieces = learn_tokenizer(ZH_TRAIN, kind="wordpiece", vocab_size=60, language="zh")
+    en_words = learn_tokenizer(EN_TRAIN, kind="word", language="en")
+    models = {}
+    for name, (source, target) in {
+        "zh-en": (zh_chars, en_words),
+        "en-zh": (en_words, zh_pieces),
+    }.items():
+        model = AttentionSeq2Seq(source.vocab_size, target.vocab_size, embedding_dim=8, units=8)
+        models[name] = TrainedModel(model, source, target, {"max_length": 16})
+    return models
+
+
+@pytest.mark.slow
+def test_chinese_exports_translate_hostile_input_in_a_fresh_process(chinese_models, tmp_path):
+    paths = {
+        name: export_saved_model(trained, tmp_path / name, **GREEDY)
+        for name, trained in chinese_models.items()
+    }
+    served = translate_in_fresh_process(paths.values(), [t.encode() for t in ZH_HOSTILE], tmp_path)
+    assert not served["s2s_keras_imported"]
+    for name, trained in chinese_models.items():
+        expected = trained.translate(ZH_HOSTILE, method="greedy", **GREEDY)
+        assert served[str(paths[name])]["translate"] == expected
+        assert served[str(paths[name])]["serving_default"] == expected
+        assert expected[:2] == ["", ""] and all(expected[2:]), expected
+    # Into Chinese: characters joined without spaces, ASCII marks given back full-width.
+    into_chinese = served[str(paths["en-zh"])]["translate"]
+    assert not any(re.search(HAN + " " + HAN, t) for t in into_chinese), into_chinese
+    assert not any(re.search(HAN + "[,?!]", t) for t in into_chinese), into_chinese

@@ -475,6 +475,12 @@ def test_chinese_wordpiece_learns_pieces_of_several_characters(zh_wordpiece):
     assert texts(zh_wordpiece.detokenize(ids)) == ["谢谢你。", "不谢谢"]
 
 
+def test_a_continuation_piece_that_opens_a_sentence_loses_its_marker(zh_wordpiece):
+    # A decoder may start with a `##` piece: it is read as the piece itself.
+    ids = [[zh_wordpiece.vocab.index(t) for t in ("##谢", "谢谢", "##你", "##。")]]
+    assert texts(zh_wordpiece.detokenize(ids)) == ["谢谢谢你。"]
+
+
 def test_chinese_wordpiece_reads_an_unknown_character_as_one_unk_piece(zh_wordpiece):
     ids = zh_wordpiece.tokenize(["谢谢您"], add_markers=False)
     assert zh_wordpiece.lookup(ids.to_list()) == [["谢谢", "[UNK]"]]

@@ -6,10 +6,12 @@ import keras
 import numpy as np
 import pytest
 
+from s2s_keras.errors import S2SError
 from s2s_keras.evaluation import MaskedLoss, masked_loss
 from s2s_keras.models import model_config
 from s2s_keras.toy import make_toy_corpus
 from s2s_keras.training import TimeBudget, TrainSettings, WarmupSchedule, train
+from s2s_keras.types import ParallelText
 
 
 def log_softmax(x):
@@ -260,6 +262,15 @@ def test_a_config_of_another_architecture_is_refused():
     with pytest.raises(ValueError, match="'luong-dot' has attention='dot'.*'bahdanau'"):
         TrainSettings(model="luong-dot", config=model_config("bahdanau"))
     assert TrainSettings(model="luong-dot", config=model_config("luong-dot", units=8)).config
+
+
+@pytest.mark.parametrize("empty", ["train", "validation"])
+def test_a_corpus_with_an_empty_split_is_refused_in_one_line(empty, tmp_path):
+    corpus = make_toy_corpus(200)
+    corpus = replace(corpus, **{empty: ParallelText((), ())})
+    with pytest.raises(S2SError, match=f"toy has no {empty} pairs") as error:
+        train(corpus, TrainSettings(epochs=1), backup_dir=tmp_path / "backup")
+    assert "\n" not in str(error.value) and not (tmp_path / "backup").exists()
 
 
 def test_a_schedule_saved_under_its_registered_name_by_the_evaluation_module_still_loads():
