@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -73,6 +74,10 @@ class TrainingBackup(keras.callbacks.Callback):
         self.keep = keep
         self._epoch = 0
         self._batches = 0
+        # Seconds of training before this run (a resumed run sets it from the backup), and
+        # when this run's training began: each checkpoint records the sum.
+        self.seconds_before = 0.0
+        self._started: float | None = None
         self._tokenizers: tuple[Tokenizer, Tokenizer] | None = None
         self._tokenizers_saved = False
 
@@ -164,6 +169,14 @@ class TrainingBackup(keras.callbacks.Callback):
         """Remove the backup folder (once the trained model is safely saved)."""
         shutil.rmtree(self.directory, ignore_errors=True)
 
+    def on_train_begin(self, logs=None):
+        self._started = time.monotonic()
+
+    def train_seconds(self) -> float:
+        """Seconds of training so far, over every run that resumed this backup."""
+        now = 0.0 if self._started is None else time.monotonic() - self._started
+        return self.seconds_before + now
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._batches = epoch, 0
 
@@ -189,7 +202,13 @@ class TrainingBackup(keras.callbacks.Callback):
         existing = self.checkpoints()
         index = _index(existing[-1]) + 1 if existing else 1
         final = self.directory / f"checkpoint-{index:06d}.weights.h5"
-        state = {"format": 1, "epoch": epoch, "batch": batch, "fingerprint": self.fingerprint}
+        state = {
+            "format": 1,
+            "epoch": epoch,
+            "batch": batch,
+            "train_seconds": round(self.train_seconds(), 1),
+            "fingerprint": self.fingerprint,
+        }
         # Keras insists on the `.weights.h5` suffix, temporary files included.
         with atomic.replacing(final, suffix=".weights.h5") as tmp:
             self.model.save_weights(tmp)

@@ -349,7 +349,9 @@ def train(
     Returns:
         `(trained_model, history)` where `history` is Keras' `History.history` dict (the
         epochs of this call only, after a resume; `info["resumed_from"]` then says from
-        where).
+        where). `info`'s `epochs_run`, `steps_run` and `train_seconds` count the whole
+        run, the calls before a resume included (a resumed epoch's redone batches count
+        twice in the seconds).
     """
     settings = (TrainSettings() if settings is None else settings).resolved()
     for split in ("train", "validation"):
@@ -374,9 +376,11 @@ def train(
         resume = backup.restore(network)
         if resume is not None:
             initial_epoch = resume["epoch"]
+            backup.seconds_before = float(resume.get("train_seconds", 0.0))  # older backups: 0
             if verbose:
                 print(resume_message(resume, backup.directory, settings.epochs), flush=True)
         callbacks.append(backup)
+    seconds_before = 0.0 if backup is None else backup.seconds_before
     start = time.monotonic()
     history, out_of_time = _fit(
         network, strategy, settings, train_data, validation_data, initial_epoch, callbacks, verbose
@@ -384,12 +388,13 @@ def train(
     info = {
         **_run_record(corpus, settings, strategy),
         "params": network.count_params(),
-        "epochs_run": len(history.get("loss", [])),
+        # Counted over the whole run: a resumed run adds the epochs and seconds before.
+        "epochs_run": initial_epoch + len(history.get("loss", [])),
         "resumed_from": None if resume is None else {k: resume[k] for k in ("epoch", "batch")},
         # An epoch cut short by `max_minutes` still counts in `epochs_run`: these say so.
         "steps_run": int(network.optimizer.iterations.numpy()),  # int() fails on replicas
         "stopped_by_time_budget": out_of_time,
-        "train_seconds": round(time.monotonic() - start, 1),
+        "train_seconds": round(time.monotonic() - start + seconds_before, 1),
         "hardware": hardware_description(),
     }
     if backup is not None and not keep_backup:

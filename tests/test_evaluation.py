@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from s2s_keras.evaluation import bleu_by_length, corpus_scores, paired_bootstrap, sentence_chrf
+from s2s_keras.evaluation import (
+    bleu_by_length,
+    corpus_scores,
+    paired_bootstrap,
+    sentence_chrf,
+    source_length,
+)
 
 
 def test_sentence_chrf_is_100_for_an_exact_match_and_0_with_nothing_shared():
@@ -116,3 +122,26 @@ def test_paired_bootstrap_rejects_bad_settings(kwargs, message):
 def test_paired_bootstrap_rejects_misaligned_outputs():
     with pytest.raises(ValueError, match="got 20 baseline and 19 system outputs for 20 references"):
         paired_bootstrap(GOOD, GOOD[:-1], REFS)
+
+
+@pytest.mark.parametrize(
+    "sentence, language, length",
+    [
+        ("Tom会说法语吗？", "zh", 6),  # Tom + 5 characters; punctuation not counted
+        ("我有3只猫。", "zh", 5),
+        ("我們會說國語", "zh", 6),  # traditional characters count the same
+        ("", "zh", 0),
+        ("¿Habla Tom francés?", "es", 3),
+        ("¿Habla Tom francés?", None, 3),
+    ],
+)
+def test_source_length_counts_words_or_chinese_characters(sentence, language, length):
+    assert source_length(sentence, language) == length
+
+
+def test_bleu_by_length_measures_a_chinese_source_in_characters():
+    sources = ["你好。", "我是一个学生。", "他们明天早上八点去北京。"]  # 2, 6 and 11 characters
+    rows = bleu_by_length(sources, ["Hi."] * 3, ["Hi."] * 3, edges=(0, 5, 10), source_lang="zh")
+    assert [(r["bucket"], r["sentences"]) for r in rows] == [("0-4", 1), ("5-9", 1), ("10+", 1)]
+    words = bleu_by_length(sources, ["Hi."] * 3, ["Hi."] * 3, edges=(0, 5, 10))
+    assert [(r["bucket"], r["sentences"]) for r in words] == [("0-4", 3)]

@@ -1,11 +1,13 @@
 """Training: settings, losses, schedules, the time budget, `train` and `train_or_load`."""
 
+import time
 from dataclasses import asdict, replace
 
 import keras
 import numpy as np
 import pytest
 
+from s2s_keras.checkpoints import TrainingBackup
 from s2s_keras.errors import S2SError
 from s2s_keras.evaluation import MaskedLoss, masked_loss
 from s2s_keras.models import model_config
@@ -131,11 +133,18 @@ def test_a_crashed_run_resumes_from_its_backup_and_finishes_the_requested_epochs
     settings = TrainSettings(config=model_config("bahdanau", embedding_dim=8, units=8), epochs=3)
     options = dict(verbose=0, backup_dir=tmp_path / "backup")
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(corpus, settings, callbacks=[_StopAfterEpoch(1)], **options)
-    assert (tmp_path / "backup").exists()
+        train(corpus, settings, callbacks=[_StopAfterEpoch(2)], **options)
+    backed_up = TrainingBackup(tmp_path / "backup").latest()
+    assert backed_up["epoch"] == 2 and backed_up["train_seconds"] > 0
+    started = time.monotonic()
     trained, history = train(corpus, settings, **options)
-    # Epoch 0 was backed up before the crash in epoch 1: epochs 1 and 2 run, not 0.
-    assert len(history["loss"]) == 2 and trained.info["epochs_run"] == 2
+    resumed_for = time.monotonic() - started
+    # Epochs 0 and 1 were backed up before the crash in epoch 2: only epoch 2 runs again.
+    assert len(history["loss"]) == 1
+    # The record counts the whole run: 3 epochs, and the seconds of both calls.
+    assert trained.info["epochs_run"] == 3 and trained.info["resumed_from"]["epoch"] == 2
+    seconds = trained.info["train_seconds"]
+    assert backed_up["train_seconds"] < seconds <= backed_up["train_seconds"] + resumed_for
     assert not (tmp_path / "backup").exists()  # removed once training completes
 
 

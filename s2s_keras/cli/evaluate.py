@@ -49,7 +49,11 @@ def run(args) -> int:
         "decoding": decoding_name(args),
         **corpus_scores(hyps, data.target, target_lang=corpus.target_lang),
         "by_source_length": bleu_by_length(
-            data.source, hyps, data.target, target_lang=corpus.target_lang
+            data.source,
+            hyps,
+            data.target,
+            target_lang=corpus.target_lang,
+            source_lang=corpus.source_lang,
         ),
         "model": trained.info.get("model"),
         "params": trained.info.get("params"),
