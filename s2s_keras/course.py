@@ -6,13 +6,15 @@ Notebook 02 trains `seq2seq`, 04 `bahdanau`, 05 the Luong models, 06 the `transf
 under `runs_dir()`, or loads it when a previous notebook already trained it with the same
 settings (`training.train_or_load`). A learner who changes a setting gets a new model.
 
-Full runs use the Spanish→English corpus; smoke runs (`S2S_SMOKE=1`, what CI executes)
-use the toy corpus and tiny models.
+Full runs use the Spanish→English corpus (notebook 09: Chinese ↔ English); smoke runs
+(`S2S_SMOKE=1`, what CI executes) use the toy corpus (09: a slice of cmn-eng) and tiny
+models.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from s2s_keras.models import model_config
@@ -38,6 +40,15 @@ SMOKE_SIZES = {"embedding_dim": 16, "units": 16}
 SMOKE_TRANSFORMER = {"num_layers": 1, "d_model": 32, "num_heads": 2, "ff_dim": 64}
 
 
+# Notebook 09's Chinese models train until the validation loss stops improving (3 epochs
+# without a better one; the best weights are kept), at most 40 epochs: cmn-eng has a
+# quarter of spa-eng's pairs, so an epoch is short and the models need many.
+CHINESE = {"epochs": 40, "patience": 3, "batch_size": 64, "max_length": 64, "seed": 0}
+CHINESE_CORPORA = ("cmn-eng", "eng-cmn")
+# Smoke runs of notebook 09 take the first pairs of each split of the real corpus.
+CHINESE_SMOKE_PAIRS = {"train": 1500, "validation": 60, "test": 60}
+
+
 def corpus_name(smoke: bool) -> str:
     """The corpus a notebook trains on: `spa-eng` (Spanish → English), `toy` when smoking."""
     return "toy" if smoke else "spa-eng"
@@ -48,9 +59,31 @@ def runs_dir() -> Path:
     return Path(os.environ.get("S2S_RUNS_DIR", "runs")) / "course"
 
 
-def settings(name: str, smoke: bool = False) -> TrainSettings:
-    """The `training.TrainSettings` of the architecture `name` in the course."""
+def chinese_corpus(name: str = "cmn-eng", smoke: bool = False):
+    """`cmn-eng` (Chinese → English) or `eng-cmn`, and for smoke runs a small slice of it."""
+    from s2s_keras.corpora import load_corpus
+
+    if name not in CHINESE_CORPORA:
+        raise ValueError(f"name must be one of {', '.join(CHINESE_CORPORA)}, got {name!r}")
+    corpus = load_corpus(name)
+    if not smoke:
+        return corpus
+    return replace(
+        corpus, **{split: corpus.split(split).take(n) for split, n in CHINESE_SMOKE_PAIRS.items()}
+    )
+
+
+def settings(name: str, smoke: bool = False, corpus: str | None = None) -> TrainSettings:
+    """The `training.TrainSettings` of the architecture `name` in the course.
+
+    Args:
+        name: the architecture, e.g. `"bahdanau"`.
+        smoke: the tiny settings of CI's smoke runs.
+        corpus: the corpus it trains on; the Chinese ones (`CHINESE_CORPORA`) train with
+            early stopping (`CHINESE`).
+    """
     transformer = name == "transformer"
+    budget = CHINESE if corpus in CHINESE_CORPORA else FULL
     if smoke:
         sizes = SMOKE_TRANSFORMER if transformer else SMOKE_SIZES
         return TrainSettings(
@@ -60,13 +93,14 @@ def settings(name: str, smoke: bool = False) -> TrainSettings:
             **SMOKE,
         )
     if transformer:
-        return TrainSettings(model=name, config=model_config(name), vocab_size=8000, **FULL)
+        return TrainSettings(model=name, config=model_config(name), vocab_size=8000, **budget)
     return TrainSettings(
         model=name,
         config=model_config(name, **RNN_SIZES),
-        vocab_size=WORD_VOCAB,
+        # Chinese: every training character (about 2,800) and English word (about 6,400).
+        vocab_size=None if budget is CHINESE else WORD_VOCAB,
         learning_rate=RNN_LEARNING_RATE,
-        **FULL,
+        **budget,
     )
 
 
@@ -77,4 +111,5 @@ def train(name: str, corpus, smoke: bool = False, *, retrain: bool = False, verb
         `(trained_model, history)` as `training.train_or_load` returns them.
     """
     directory = runs_dir() / corpus.name / name
-    return train_or_load(directory, corpus, settings(name, smoke), retrain=retrain, verbose=verbose)
+    chosen = settings(name, smoke, corpus=corpus.name)
+    return train_or_load(directory, corpus, chosen, retrain=retrain, verbose=verbose)

@@ -35,3 +35,27 @@ def test_a_second_notebook_loads_the_model_the_first_one_trained(tmp_path, monke
     second, _ = course.train("seq2seq", corpus, smoke=True, verbose=0)
     assert (first.info["reused"], second.info["reused"]) == (False, True)
     assert (tmp_path / "course" / corpus.name / "seq2seq" / "run.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["transformer", "bahdanau"])
+@pytest.mark.parametrize("corpus", course.CHINESE_CORPORA)
+def test_the_chinese_models_train_until_the_validation_loss_stops_improving(name, corpus):
+    settings = course.settings(name, corpus=corpus)
+    assert (settings.epochs, settings.patience, settings.max_minutes) == (40, 3, None)
+    assert settings.vocab_size == (8000 if name == "transformer" else None)
+    assert course.settings(name, corpus="spa-eng") == course.settings(name)
+
+
+def test_the_chinese_smoke_corpus_is_the_head_of_each_real_split(monkeypatch):
+    from s2s_keras import corpora
+    from s2s_keras.types import Corpus, ParallelText
+
+    pairs = ParallelText(tuple(f"句子{i}。" for i in range(2000)), tuple(map(str, range(2000))))
+    full = Corpus("cmn-eng", "zh", "en", train=pairs, validation=pairs, test=pairs)
+    monkeypatch.setattr(corpora, "load_corpus", lambda name: full)
+    smoke = course.chinese_corpus("cmn-eng", smoke=True)
+    assert smoke.sizes() == course.CHINESE_SMOKE_PAIRS
+    assert smoke.train.source[:2] == ("句子0。", "句子1。") and smoke.name == "cmn-eng"
+    assert course.chinese_corpus("cmn-eng") is full
+    with pytest.raises(ValueError, match="spa-eng"):
+        course.chinese_corpus("spa-eng")
