@@ -29,7 +29,13 @@ from s2s_keras.bench.suite import (
     run,
     with_overrides,
 )
-from s2s_keras.bench.timing import StepTimer, matmul_peak_gflops
+from s2s_keras.bench.timing import (
+    StepTimer,
+    matmul_peak_gflops,
+    median_step_ms,
+    target_tokens,
+    training_rate,
+)
 
 __all__ = [
     "BENCH_MODELS",
@@ -44,11 +50,14 @@ __all__ = [
     "markdown_table",
     "matmul_peak_gflops",
     "measure_model",
+    "median_step_ms",
     "quality_keys",
     "run",
     "run_levers",
     "suite",
+    "target_tokens",
     "timing",
     "training_flops_per_token",
+    "training_rate",
     "with_overrides",
 ]

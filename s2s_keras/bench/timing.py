@@ -16,6 +16,7 @@ import statistics
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -46,6 +47,68 @@ class StepTimer(keras.callbacks.Callback):
         if logs and "loss" in logs:
             float(logs["loss"])  # the step's result exists: the step is over
         self.epochs[-1].append(time.perf_counter() - self._start)
+
+
+def target_tokens(batches) -> int:
+    """The real (non-padding) target tokens in `((source, target_in), target_out)` batches."""
+    return sum(int(np.count_nonzero(target_out)) for _, target_out in batches)
+
+
+def training_rate(model, batches, passes: int = 2) -> dict:
+    """Training speed of a compiled model: `passes` passes of `fit`, the last one timed.
+
+    The first pass traces the training step for every batch shape (and with XLA
+    compiles it), so only the last pass measures steady training. Every figure of
+    notebook 08 is taken this way.
+
+    Args:
+        model: a compiled Keras model (`training.compile_model`).
+        batches: a finite dataset of `((source, target_in), target_out)` batches.
+        passes: passes over `batches` (>= 2). Defaults to 2.
+
+    Returns:
+        `{"tokens_per_second": real target tokens of one pass / seconds of the last one,
+        "steps": steps per pass, "median_step_ms": the last pass's median step,
+        "first_pass_seconds", "last_pass_seconds", "tokens"}`.
+    """
+    if passes < 2:
+        raise ValueError(f"passes must be >= 2 (the first one traces), got {passes!r}")
+    tokens = target_tokens(batches)
+    timer = StepTimer()
+    model.fit(batches, epochs=passes, verbose=0, callbacks=[timer])
+    last = timer.epochs[-1]
+    if not last:
+        raise ValueError("batches is empty: nothing was trained")
+    return {
+        "tokens_per_second": tokens / sum(last),
+        "steps": len(last),
+        "median_step_ms": 1000 * statistics.median(last),
+        "first_pass_seconds": sum(timer.epochs[0]),
+        "last_pass_seconds": sum(last),
+        "tokens": tokens,
+    }
+
+
+def median_step_ms(model, batches: list) -> float:
+    """Median milliseconds of `model.train_on_batch` over `batches`, after a warm-up.
+
+    The warm-up runs every batch once, so each batch shape is traced before the timed
+    round; timing from the first shape on would count tracing as training time.
+
+    Args:
+        model: a compiled Keras model.
+        batches: a list of `(inputs, targets)` batches.
+    """
+    if not batches:
+        raise ValueError("batches is empty")
+    for inputs, targets in batches:  # warm-up: trace the step for each batch shape
+        model.train_on_batch(inputs, targets)
+    seconds = []
+    for inputs, targets in batches:
+        start = time.perf_counter()
+        model.train_on_batch(inputs, targets)
+        seconds.append(time.perf_counter() - start)
+    return 1000 * statistics.median(seconds)
 
 
 def median_seconds(function, repeats: int) -> float:

@@ -1,0 +1,125 @@
+"""Error analysis (`s2s_keras.analysis`) and the training-speed helpers of the bench,
+on tiny inputs with exact expectations."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from s2s_keras import analysis, bench
+from s2s_keras.models import Seq2SeqConfig, build_model
+from s2s_keras.training import compile_model
+
+
+@pytest.mark.parametrize(
+    "text, loops",
+    [
+        ("I'm m m mmmmmmmmmppppp", True),  # a letter five times in a row
+        ("and and and so on", True),  # a word three times
+        ("of the of the of the house", True),  # a two-word n-gram three times
+        ("Tom is is is here.", True),
+        ("Go, go!", False),  # twice is not a loop
+        ("Tom knows that Tom knows.", False),  # repeated, but not back to back
+        ("Zzzz.", False),  # four letters
+        ("The cat. The cat. The cat.", True),  # punctuation between copies is ignored
+        ("", False),
+    ],
+)
+def test_has_loop(text, loops):
+    assert analysis.has_loop(text) is loops
+
+
+def test_has_loop_settings_and_count():
+    assert analysis.has_loop("Go, go!", repeats=2)
+    assert not analysis.has_loop("of the of the of the", max_ngram=1)
+    assert analysis.loop_count(["fine", "and and and", "mmmmm", "no no"]) == 2
+    with pytest.raises(ValueError, match="repeats >= 2"):
+        analysis.has_loop("x", repeats=1)
+
+
+def test_quartile_profile_splits_at_the_25th_percentile():
+    scores = [10, 80, 90, 70, 20, 60, 50, 40]  # 25th percentile: 32.5 → 10 and 20 are worst
+    profile = analysis.quartile_profile(
+        scores, {"loops": [1, 0, 0, 0, 0, 0, 0, 1], "words": [8, 2, 2, 4, 6, 2, 2, 4]}
+    )
+    assert profile["sentences"] == {"worst": 2, "rest": 6}
+    assert profile["loops"] == {"worst": 0.5, "rest": pytest.approx(1 / 6)}
+    assert profile["words"] == {"worst": 7.0, "rest": 16 / 6}
+    with pytest.raises(ValueError, match="3 values for 8 scores"):
+        analysis.quartile_profile(scores, {"bad": [1, 2, 3]})
+
+
+def test_retrieval_misses_longest_source_first_and_duplicates_are_no_miss():
+    targets = ["a", "b", "c", "a"]
+    sources = ["one", "two words", "three words here", "four"]
+    source_vectors = np.eye(4)[[0, 2, 1, 0]]  # 1 and 2 swapped; 3 retrieves 0, the same text
+    target_vectors = np.eye(4)
+    assert analysis.retrieval_misses(source_vectors, target_vectors, targets, sources) == [
+        (2, 1),
+        (1, 2),
+    ]
+    assert analysis.retrieval_misses(source_vectors, target_vectors, targets) == [(1, 2), (2, 1)]
+    with pytest.raises(ValueError, match="aligned"):
+        analysis.retrieval_misses(source_vectors, target_vectors, targets[:3])
+
+
+def test_bootstrap_against_compares_every_other_system_with_the_baseline():
+    references = [f"the cat sat on mat number {i}" for i in range(20)]
+    outputs = {
+        "good": references,
+        "bad": [f"a dog stood {i}" for i in range(20)],
+        "same": list(references),
+    }
+    rows = analysis.bootstrap_against("good", outputs, references, samples=50)
+    assert set(rows) == {"bad", "same"}
+    assert rows["bad"]["bleu"]["significant"] and rows["bad"]["bleu"]["baseline"] == pytest.approx(
+        100.0
+    )
+    assert not rows["same"]["bleu"]["significant"]  # equal scores are never significant
+    with pytest.raises(ValueError, match="baseline 'best'"):
+        analysis.bootstrap_against("best", outputs, references)
+
+
+def _batches(n_batches=3, batch=4, source_length=5, target_length=6):
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(n_batches):
+        source = rng.integers(4, 20, size=(batch, source_length))
+        target = rng.integers(4, 20, size=(batch, target_length))
+        target[:, -2:] = 0  # two padding positions per sentence
+        out.append(((source, target), target))
+    return out
+
+
+def _tiny_model():
+    keras.utils.set_random_seed(0)
+    model = build_model(Seq2SeqConfig(embedding_dim=4, units=4), 20, 20)
+    compile_model(model, learning_rate=1e-3)
+    return model
+
+
+def test_training_rate_counts_real_target_tokens_and_times_the_last_pass():
+    batches = _batches()
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(batches),
+        output_signature=(
+            (tf.TensorSpec((4, 5), tf.int64), tf.TensorSpec((4, 6), tf.int64)),
+            tf.TensorSpec((4, 6), tf.int64),
+        ),
+    )
+    assert bench.target_tokens(batches) == 3 * 4 * 4
+    rate = bench.training_rate(_tiny_model(), dataset)
+    assert rate["steps"] == 3 and rate["tokens"] == 48
+    assert rate["tokens_per_second"] == pytest.approx(48 / rate["last_pass_seconds"])
+    with pytest.raises(ValueError, match="passes must be >= 2"):
+        bench.training_rate(_tiny_model(), dataset, passes=1)
+
+
+def test_median_step_ms_warms_up_every_shape_first():
+    model = _tiny_model()
+    batches = _batches(2) + _batches(1, target_length=9)  # two shapes
+    ms = bench.median_step_ms(model, batches)
+    assert ms > 0
+    assert int(model.optimizer.iterations.numpy()) == 6  # 3 warm-up steps + 3 timed
+    with pytest.raises(ValueError, match="empty"):
+        bench.median_step_ms(model, [])
