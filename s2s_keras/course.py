@@ -13,11 +13,15 @@ models.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from s2s_keras.models import model_config
+from s2s_keras.models import MODEL_NAMES, model_config
 from s2s_keras.training import TrainSettings, train_or_load
 
 # Fields of `TrainSettings`. One pass over the 114,125 training pairs of spa-eng per model, capped at a wall-clock
@@ -113,3 +117,93 @@ def train(name: str, corpus, smoke: bool = False, *, retrain: bool = False, verb
     directory = runs_dir() / corpus.name / name
     chosen = settings(name, smoke, corpus=corpus.name)
     return train_or_load(directory, corpus, chosen, retrain=retrain, verbose=verbose)
+
+
+def run_id(smoke: bool = False) -> str:
+    """The id of a course run: the package version and a hash of every course setting.
+
+    Every notebook prints it in its last cell, so saved outputs from different settings or
+    versions show different ids (a test checks that all saved notebooks show one). A
+    learner who changes a setting here gets a new id.
+
+    Example:
+        >>> run_id().startswith(__import__("s2s_keras").__version__ + "-")
+        True
+    """
+    from s2s_keras import __version__
+
+    chosen = {
+        f"{corpus}/{name}": dataclasses.asdict(settings(name, smoke, corpus=corpus))
+        for corpus in (corpus_name(smoke), *CHINESE_CORPORA)
+        for name in MODEL_NAMES
+    }
+    digest = hashlib.sha256(json.dumps(chosen, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{__version__}-{'smoke-' if smoke else ''}{digest[:10]}"
+
+
+def model_facts(name: str, info: Mapping) -> str:
+    """One line of facts about a course model, for a notebook's last cell.
+
+    Args:
+        name: the model's `--model` name.
+        info: its `TrainedModel.info` (`run.json`).
+
+    Example:
+        >>> model_facts("seq2seq", {"params": 1200, "epochs_run": 2, "steps_run": 80,
+        ...     "train_seconds": 12.3, "hardware": "CPU x2", "reused": True,
+        ...     "finished_at": "2026-12-02T16:00:00Z"})
+        'seq2seq: 1,200 parameters, 2 epochs, 80 steps, 12 s on CPU x2; reused (trained 2026-12-02T16:00:00Z)'
+    """
+    when = info.get("finished_at", "at an unrecorded time")
+    where = (
+        f"reused (trained {when})" if info.get("reused") else f"trained in this notebook ({when})"
+    )
+    return (
+        f"{name}: {info['params']:,} parameters, {info['epochs_run']} epochs, "
+        f"{info['steps_run']:,} steps, {info['train_seconds']:.0f} s on {info['hardware']}; {where}"
+    )
+
+
+RESULT_KEYS = ("greedy_bleu", "greedy_chrf", "beam4_bleu", "beam4_chrf")
+
+
+def write_results(models: Mapping[str, Mapping], smoke: bool = False, path=None) -> Path:
+    """Write notebook 07's `results.json`: the run id and every model's facts and scores.
+
+    Args:
+        models: `--model` name → `{"info": run.json, "greedy_bleu": …, "greedy_chrf": …,
+            "beam4_bleu": …, "beam4_chrf": …}`.
+        smoke: a smoke run writes under `runs_dir()`, never over the committed file.
+        path: where to write; defaults to `notebooks/results.json` beside the notebooks
+            (the current directory when it is `notebooks`) for a full run.
+
+    Returns:
+        The path written.
+    """
+    from s2s_keras import atomic
+
+    entries = {}
+    for name, row in models.items():
+        missing = [key for key in ("info", *RESULT_KEYS) if key not in row]
+        if missing:
+            raise ValueError(f"results of {name!r} lack {', '.join(missing)}")
+        info = row["info"]
+        entries[name] = {
+            "params": info["params"],
+            "epochs": info["epochs_run"],
+            "steps": info["steps_run"],
+            "train_seconds": info["train_seconds"],
+            **{key: round(float(row[key]), 2) for key in RESULT_KEYS},
+        }
+    if path is None:
+        here = Path.cwd()
+        path = (
+            runs_dir() / "results.json"
+            if smoke
+            else (here if here.name == "notebooks" else here / "notebooks") / "results.json"
+        )
+    path = Path(path)
+    document = {"run_id": run_id(smoke), "models": entries}
+    with atomic.replacing(path) as tmp:
+        tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -396,6 +396,7 @@ def train(
         "stopped_by_time_budget": out_of_time,
         "train_seconds": round(time.monotonic() - start + seconds_before, 1),
         "hardware": hardware_description(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if backup is not None and not keep_backup:
         backup.delete()

@@ -59,3 +59,67 @@ def test_the_chinese_smoke_corpus_is_the_head_of_each_real_split(monkeypatch):
     assert course.chinese_corpus("cmn-eng") is full
     with pytest.raises(ValueError, match="spa-eng"):
         course.chinese_corpus("spa-eng")
+
+
+def test_the_run_id_is_the_version_and_a_hash_of_every_course_setting(monkeypatch):
+    import s2s_keras
+
+    full, smoke = course.run_id(), course.run_id(smoke=True)
+    assert full.startswith(f"{s2s_keras.__version__}-") and len(full.split("-")[-1]) == 10
+    assert smoke.startswith(f"{s2s_keras.__version__}-smoke-") and full != smoke
+    assert course.run_id() == full  # deterministic
+    monkeypatch.setattr(course, "RNN_LEARNING_RATE", 2e-3)
+    assert course.run_id() != full  # a changed setting is a new run
+    monkeypatch.setattr(s2s_keras, "__version__", "9.9.9")
+    assert course.run_id().startswith("9.9.9-")
+
+
+INFO = {
+    "params": 1234,
+    "epochs_run": 3,
+    "steps_run": 5400,
+    "train_seconds": 61.6,
+    "hardware": "CPU x2",
+    "reused": False,
+    "finished_at": "2026-12-02T16:00:00Z",
+}
+
+
+def test_model_facts_say_where_and_when_the_model_was_trained():
+    assert course.model_facts("bahdanau", INFO) == (
+        "bahdanau: 1,234 parameters, 3 epochs, 5,400 steps, 62 s on CPU x2; "
+        "trained in this notebook (2026-12-02T16:00:00Z)"
+    )
+    reused = course.model_facts("bahdanau", {**INFO, "reused": True})
+    assert reused.endswith("; reused (trained 2026-12-02T16:00:00Z)")
+
+
+def test_results_json_holds_the_run_id_and_each_model_and_smoke_runs_stay_under_runs(
+    tmp_path, monkeypatch
+):
+    import json
+
+    scores = {"greedy_bleu": 25.123, "greedy_chrf": 45.0, "beam4_bleu": 26.0, "beam4_chrf": 46.0}
+    monkeypatch.setenv("S2S_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    written = course.write_results({"seq2seq": {"info": INFO, **scores}}, smoke=True)
+    assert written == tmp_path / "runs" / "course" / "results.json"
+    document = json.loads(written.read_text())
+    assert document == {
+        "run_id": course.run_id(smoke=True),
+        "models": {
+            "seq2seq": {
+                "params": 1234,
+                "epochs": 3,
+                "steps": 5400,
+                "train_seconds": 61.6,
+                **{**scores, "greedy_bleu": 25.12},
+            }
+        },
+    }
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    full = course.write_results({"seq2seq": {"info": INFO, **scores}})
+    assert full == tmp_path / "notebooks" / "results.json"
+    with pytest.raises(ValueError, match="lack beam4_chrf"):
+        course.write_results({"x": {"info": INFO, **{k: 1 for k in list(scores)[:3]}}}, path=full)
