@@ -1,0 +1,293 @@
+"""One model for many language pairs: target-language tokens, sampling, zero-shot sets.
+
+Introduced in notebook 10 (multilingual translation). Johnson et al. (2017) train one
+ordinary encoder-decoder on many language pairs at once; the only change is a token at
+the start of every source sentence that names the language to translate into
+(`"<2fr> I love you."`). A model trained on es↔en and fr↔en can then be asked for
+es→fr, a direction it never saw paired ("zero-shot").
+
+- `load_multilingual("tatoeba-multi")`: the Anki corpora spa-eng, fra-eng and cmn-eng in
+  both directions (X→en and en→X), every source prefixed with its target's token. They
+  share the component split of `corpora.component_splits`, so no sentence of any
+  language is in two splits. `"toy-multi"` does the same offline with the toy corpus and
+  a second synthetic language (below).
+- `MultilingualCorpus.directions` keeps the direction (`"es-en"`, ...) of every pair:
+  sampling (`sampling_probabilities`, temperature `T`) and per-direction evaluation
+  (`MultilingualCorpus.direction`) need it.
+- `zero_shot_set`: from the test splits, es→fr and fr→es with every French (Spanish)
+  translation of the shared English sentence as a reference.
+
+References:
+    - Johnson et al. (2017), "Google's Multilingual Neural Machine Translation System:
+      Enabling Zero-Shot Translation".
+    - Arivazhagan et al. (2019), "Massively Multilingual Neural Machine Translation in
+      the Wild" (temperature sampling, probability ∝ size^(1/T)).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+
+from s2s_keras.corpora import MULTILINGUAL_CORPORA
+from s2s_keras.errors import S2SError
+from s2s_keras.types import Corpus, ParallelText
+
+PIVOT = "en"
+# The bilingual corpora (X → English) each multilingual corpus is made of, by language.
+_PARTS = {
+    "tatoeba-multi": {"es": "spa-eng", "fr": "fra-eng", "zh": "cmn-eng"},
+    "toy-multi": {"es": "toy", "fr": "toy"},
+}
+LANGUAGES: dict[str, tuple[str, ...]] = {
+    name: (PIVOT, *sorted(parts)) for name, parts in _PARTS.items()
+}
+SPLITS = ("train", "validation", "test")
+
+
+class UnknownLanguageError(S2SError, ValueError):
+    """A target language the multilingual model does not translate into."""
+
+
+def language_token(language: str) -> str:
+    """The token that asks for a translation into `language`: `"fr"` → `"<2fr>"`."""
+    return f"<2{language}>"
+
+
+def add_language_token(sentences: Sequence[str], language: str) -> list[str]:
+    """`sentences`, each prefixed with `language_token(language)` and a space."""
+    token = language_token(language)
+    return [f"{token} {s}" for s in sentences]
+
+
+def check_language(language: str | None, languages: Sequence[str]) -> str:
+    """`language` if it is one of `languages`, else a one-line `UnknownLanguageError`."""
+    if language not in languages:
+        got = "no target language" if language is None else f"target language {language!r}"
+        raise UnknownLanguageError(
+            f"{got}: this multilingual model translates into {', '.join(languages)}; "
+            "pass one of them (--target-lang)"
+        )
+    return language
+
+
+@dataclasses.dataclass(frozen=True)
+class MultilingualCorpus(Corpus):
+    """A `Corpus` of several directions, each source prefixed with its target's token.
+
+    `source_lang` and `target_lang` are `"mul"` (ISO 639-2: several languages).
+
+    Args:
+        languages: every language of the corpus, the pivot (English) first.
+        directions: `{split: ("es-en", "en-es", ...)}`, the direction of every pair of
+            that split, aligned with its sentences.
+    """
+
+    languages: tuple[str, ...] = ()
+    directions: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+    def direction(self, split: str, source_lang: str, target_lang: str) -> ParallelText:
+        """The pairs of one split in one direction (sources keep their token).
+
+        Raises:
+            UnknownLanguageError: the corpus has no such direction.
+        """
+        name = f"{source_lang}-{target_lang}"
+        if name not in self.direction_names():
+            raise UnknownLanguageError(
+                f"{self.name} has no direction {source_lang}→{target_lang}; it has "
+                f"{', '.join(d.replace('-', '→') for d in self.direction_names())}"
+            )
+        data = self.split(split)
+        keep = [i for i, d in enumerate(self.directions[_split_key(self, split)]) if d == name]
+        return ParallelText(
+            tuple(data.source[i] for i in keep), tuple(data.target[i] for i in keep)
+        )
+
+    def direction_names(self) -> tuple[str, ...]:
+        """Every direction, `"xx-en"` then `"en-xx"` for each language after the pivot."""
+        return tuple(
+            d for x in self.languages if x != PIVOT for d in (f"{x}-{PIVOT}", f"{PIVOT}-{x}")
+        )
+
+    def direction_sizes(self, split: str = "train") -> dict[str, int]:
+        """`{direction: pairs}` of one split, in `direction_names` order."""
+        directions = self.directions[_split_key(self, split)]
+        return {d: directions.count(d) for d in self.direction_names()}
+
+
+def _split_key(corpus: Corpus, split: str) -> str:
+    """The canonical name of a split (`"val"` → `"validation"`), checked by `Corpus.split`."""
+    corpus.split(split)
+    return {"val": "validation", "valid": "validation", "dev": "validation"}.get(split, split)
+
+
+def multilingual_corpus(
+    name: str, bilingual: Mapping[str, Corpus], pivot: str = PIVOT
+) -> MultilingualCorpus:
+    """Both directions of each `X → pivot` corpus, every source prefixed with a token.
+
+    Args:
+        name: name of the result.
+        bilingual: `{language: corpus}`, each corpus translating that language into
+            `pivot` (`"es": load_corpus("spa-eng")`).
+        pivot: the language every corpus shares. Defaults to `"en"`.
+
+    Returns:
+        A `MultilingualCorpus`: for each language in order, the `X → pivot` pairs of each
+        split, then the `pivot → X` pairs.
+    """
+    parts = {split: ([], [], []) for split in SPLITS}
+    for language, corpus in bilingual.items():
+        if (corpus.source_lang, corpus.target_lang) != (language, pivot):
+            raise ValueError(
+                f"{corpus.name} translates {corpus.source_lang}→{corpus.target_lang}; "
+                f"expected {language}→{pivot}"
+            )
+        for split in SPLITS:
+            data = corpus.split(split)
+            sources, targets, directions = parts[split]
+            for src_lang, tgt_lang, src, tgt in (
+                (language, pivot, data.source, data.target),
+                (pivot, language, data.target, data.source),
+            ):
+                sources.extend(add_language_token(src, tgt_lang))
+                targets.extend(tgt)
+                directions.extend([f"{src_lang}-{tgt_lang}"] * len(src))
+    return MultilingualCorpus(
+        name,
+        "mul",
+        "mul",
+        **{k: ParallelText(tuple(s), tuple(t)) for k, (s, t, _) in parts.items()},
+        languages=(pivot, *bilingual),
+        directions={k: tuple(d) for k, (_, _, d) in parts.items()},
+    )
+
+
+def toy_second_language(corpus: Corpus) -> Corpus:
+    """The toy corpus (Spanish → English) with the Spanish words reversed, as `"fr"` → English.
+
+    A stand-in for a second language in smoke runs: it shares the toy Spanish vocabulary
+    but not its word order, so the target token must decide the output. Its code is
+    `"fr"` so that toy-multi has the directions of tatoeba-multi's es↔en and fr↔en, and
+    zero-shot es↔fr; it is not French.
+    """
+
+    def reverse(sentence: str) -> str:
+        return " ".join(reversed(sentence.split()))
+
+    splits = {
+        split: ParallelText(
+            tuple(reverse(s) for s in corpus.split(split).source), corpus.split(split).target
+        )
+        for split in SPLITS
+    }
+    return Corpus("toy-fr", "fr", "en", **splits)
+
+
+def load_multilingual(
+    name: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    path: str | os.PathLike | None = None,
+) -> MultilingualCorpus:
+    """Load `"tatoeba-multi"` or `"toy-multi"` (`corpora.load_corpus` calls this).
+
+    Args:
+        name: one of `MULTILINGUAL_CORPORA`.
+        data_dir, path: as in `corpora.load_corpus`, for each Anki file.
+    """
+    from s2s_keras.corpora import load_corpus
+
+    if name not in MULTILINGUAL_CORPORA:
+        raise ValueError(f"name must be one of {', '.join(MULTILINGUAL_CORPORA)}, got {name!r}")
+    if name == "toy-multi":
+        from s2s_keras.toy import make_toy_corpus
+
+        spanish = make_toy_corpus(reverse=True)
+        bilingual = {"es": spanish, "fr": toy_second_language(spanish)}
+    else:
+        bilingual = {
+            language: load_corpus(corpus, data_dir=data_dir, path=path)
+            for language, corpus in _PARTS[name].items()
+        }
+    return multilingual_corpus(name, bilingual)
+
+
+@dataclasses.dataclass(frozen=True)
+class ZeroShotSet:
+    """Sources of one language and every reference of another, through shared English.
+
+    Args:
+        source_lang, target_lang: the zero-shot direction, e.g. `"es"`, `"fr"`.
+        sources: the source sentences, raw, without a language token.
+        references: `references[i]` holds every reference translation of `sources[i]`.
+        pivots: `pivots[i]` is the English sentence both sides translate.
+    """
+
+    source_lang: str
+    target_lang: str
+    sources: tuple[str, ...]
+    references: tuple[tuple[str, ...], ...]
+    pivots: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def reference_streams(self) -> list[list[str]]:
+        """The references as sacrebleu wants them: stream `k` holds the `k`-th reference of
+        every source, `None` where a source has fewer (sacrebleu skips those)."""
+        width = max((len(r) for r in self.references), default=0)
+        return [[r[k] if k < len(r) else None for r in self.references] for k in range(width)]
+
+
+def zero_shot_set(
+    corpus: MultilingualCorpus, source_lang: str = "es", target_lang: str = "fr"
+) -> ZeroShotSet:
+    """The zero-shot test pairs of a multilingual corpus (Johnson et al. 2017, §5).
+
+    For every English test sentence with translations into both languages, each of its
+    `source_lang` translations is a source whose references are all its `target_lang`
+    translations. None of these sentences is in a training split: the component split
+    keeps every test sentence, of any language, out of training.
+
+    Args:
+        corpus: a `MultilingualCorpus` with `X → en` test pairs for both languages.
+        source_lang, target_lang: the direction. Defaults to `"es"` → `"fr"`.
+
+    Returns:
+        A `ZeroShotSet`, English sentences in order of first appearance, each source once.
+    """
+    for language in (source_lang, target_lang):
+        if language == PIVOT or language not in corpus.languages:
+            raise UnknownLanguageError(
+                f"{corpus.name} has no zero-shot direction {source_lang}→{target_lang}; "
+                f"pick two of {', '.join(x for x in corpus.languages if x != PIVOT)}"
+            )
+
+    def by_english(language: str) -> dict[str, list[str]]:
+        data = corpus.direction("test", language, PIVOT)
+        found: dict[str, list[str]] = {}
+        for source, english in zip(data.source, data.target, strict=True):
+            sentence = _without_token(source)
+            found.setdefault(english.strip(), [])
+            if sentence not in found[english.strip()]:
+                found[english.strip()].append(sentence)
+        return found
+
+    sources_of, targets_of = by_english(source_lang), by_english(target_lang)
+    sources, references, pivots = [], [], []
+    for english, translations in sources_of.items():
+        if english in targets_of:
+            for sentence in translations:
+                sources.append(sentence)
+                references.append(tuple(targets_of[english]))
+                pivots.append(english)
+    return ZeroShotSet(source_lang, target_lang, tuple(sources), tuple(references), tuple(pivots))
+
+
+def _without_token(source: str) -> str:
+    """A source sentence without its leading language token."""
+    head, _, rest = source.partition(" ")
+    return rest if head.startswith("<2") and head.endswith(">") else source

@@ -1,0 +1,136 @@
+"""Multilingual corpora, shared vocabulary, sampling and zero-shot sets on tiny inputs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from s2s_keras import multilingual
+from s2s_keras.corpora import CORPORA, corpus_languages, load_corpus
+from s2s_keras.multilingual import (
+    MultilingualCorpus,
+    UnknownLanguageError,
+    add_language_token,
+    check_language,
+    multilingual_corpus,
+    zero_shot_set,
+)
+from s2s_keras.types import Corpus, ParallelText
+
+EMPTY = ParallelText((), ())
+
+
+def bilingual(name, language, test_pairs, train_pairs=(("x", "y"),)):
+    """An `X → en` corpus with the given `(other, english)` test and train pairs."""
+
+    def text(pairs):
+        return ParallelText(tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+
+    return Corpus(name, language, "en", text(train_pairs), EMPTY, text(test_pairs))
+
+
+@pytest.fixture
+def tiny():
+    spanish = bilingual(
+        "spa-eng",
+        "es",
+        [("Hola.", "Hello."), ("Buenas.", "Hello."), ("Gato.", "Cat."), ("Perro.", "Dog.")],
+    )
+    french = bilingual(
+        "fra-eng", "fr", [("Salut.", "Hello."), ("Bonjour.", "Hello."), ("Chien.", "Dog.")]
+    )
+    return multilingual_corpus("tiny", {"es": spanish, "fr": french})
+
+
+def test_every_source_starts_with_its_target_language_token(tiny):
+    assert tiny.test.source[:4] == ("<2en> Hola.", "<2en> Buenas.", "<2en> Gato.", "<2en> Perro.")
+    assert tiny.test.source[4:8] == ("<2es> Hello.", "<2es> Hello.", "<2es> Cat.", "<2es> Dog.")
+    assert tiny.test.target[4:8] == ("Hola.", "Buenas.", "Gato.", "Perro.")
+    assert (
+        tiny.directions["test"] == ("es-en",) * 4 + ("en-es",) * 4 + ("fr-en",) * 3 + ("en-fr",) * 3
+    )
+    assert (tiny.source_lang, tiny.target_lang, tiny.languages) == (
+        "mul",
+        "mul",
+        ("en", "es", "fr"),
+    )
+
+
+def test_one_direction_is_selected_with_its_tokens(tiny):
+    assert tiny.direction("test", "en", "fr") == ParallelText(
+        ("<2fr> Hello.", "<2fr> Hello.", "<2fr> Dog."), ("Salut.", "Bonjour.", "Chien.")
+    )
+    assert tiny.direction_sizes("test") == {"es-en": 4, "en-es": 4, "fr-en": 3, "en-fr": 3}
+    with pytest.raises(UnknownLanguageError, match="no direction es→fr; it has es→en, en→es"):
+        tiny.direction("test", "es", "fr")
+
+
+def test_zero_shot_sources_get_every_translation_of_their_english_sentence(tiny):
+    es_fr = zero_shot_set(tiny, "es", "fr")
+    assert es_fr.sources == ("Hola.", "Buenas.", "Perro.")
+    assert es_fr.references == (("Salut.", "Bonjour."),) * 2 + (("Chien.",),)
+    assert es_fr.pivots == ("Hello.", "Hello.", "Dog.")
+    assert es_fr.reference_streams() == [
+        ["Salut.", "Salut.", "Chien."],
+        ["Bonjour.", "Bonjour.", None],
+    ]
+    fr_es = zero_shot_set(tiny, "fr", "es")
+    assert fr_es.sources == ("Salut.", "Bonjour.", "Chien.")
+    assert fr_es.references == (("Hola.", "Buenas."),) * 2 + (("Perro.",),)
+    with pytest.raises(UnknownLanguageError, match="pick two of es, fr"):
+        zero_shot_set(tiny, "es", "en")
+
+
+def test_language_tokens_and_unknown_languages():
+    assert add_language_token(["I love you."], "fr") == ["<2fr> I love you."]
+    assert check_language("fr", ("en", "fr")) == "fr"
+    with pytest.raises(UnknownLanguageError, match="'de'.*translates into en, fr"):
+        check_language("de", ("en", "fr"))
+    with pytest.raises(UnknownLanguageError, match="no target language"):
+        check_language(None, ("en", "fr"))
+
+
+def test_the_registry_resolves_the_multilingual_corpora():
+    assert {"tatoeba-multi", "toy-multi"} <= set(CORPORA)
+    assert corpus_languages("tatoeba-multi") == ("mul", "mul")
+    assert multilingual.LANGUAGES == {
+        "tatoeba-multi": ("en", "es", "fr", "zh"),
+        "toy-multi": ("en", "es", "fr"),
+    }
+
+
+def test_toy_multi_pairs_the_toy_corpus_with_a_reversed_second_language():
+    corpus = load_corpus("toy-multi")
+    assert isinstance(corpus, MultilingualCorpus)
+    sizes = corpus.direction_sizes("train")
+    assert len(set(sizes.values())) == 1 and sum(sizes.values()) == len(corpus.train)
+    es = corpus.direction("test", "es", "en")
+    fr = corpus.direction("test", "fr", "en")
+    assert es.target == fr.target
+    assert fr.source[0] == "<2en> " + " ".join(reversed(es.source[0].split()[1:]))
+    assert len(zero_shot_set(corpus)) == len(es)
+
+
+needs_data = pytest.mark.skipif(
+    not os.environ.get("S2S_DATA_DIR"),
+    reason="S2S_DATA_DIR not set: real-corpus tests need the shared data folder",
+)
+
+
+@needs_data
+def test_tatoeba_multi_sizes_and_zero_shot_set_on_the_real_corpora():
+    corpus = load_corpus("tatoeba-multi")
+    assert corpus.direction_sizes("test") == {
+        "es-en": 2320,
+        "en-es": 2320,
+        "fr-en": 3363,
+        "en-fr": 3363,
+        "zh-en": 624,
+        "en-zh": 624,
+    }
+    assert corpus.direction_sizes("train")["zh-en"] == 28016
+    es_fr, fr_es = zero_shot_set(corpus, "es", "fr"), zero_shot_set(corpus, "fr", "es")
+    assert (len(set(es_fr.pivots)), len(es_fr), len(fr_es)) == (837, 979, 1214)
+    trained = set(corpus.train.target)  # every training sentence of every language
+    assert not trained & (set(es_fr.sources) | set(fr_es.sources))
