@@ -134,3 +134,51 @@ def test_tatoeba_multi_sizes_and_zero_shot_set_on_the_real_corpora():
     assert (len(set(es_fr.pivots)), len(es_fr), len(fr_es)) == (837, 979, 1214)
     trained = set(corpus.train.target)  # every training sentence of every language
     assert not trained & (set(es_fr.sources) | set(fr_es.sources))
+
+
+@pytest.fixture(scope="module")
+def shared_tokenizer():
+    from s2s_keras.text import learn_tokenizer
+
+    texts = [
+        "I love you.",
+        "Te quiero.",
+        "Je t'aime.",
+        "我爱你。",
+        "Tom会说法语吗？",
+        "Tom is here.",
+    ]
+    return learn_tokenizer(texts * 3, kind="wordpiece", vocab_size=200, language="mul")
+
+
+def test_language_tokens_survive_standardization_whole():
+    from s2s_keras.text import standardize
+
+    text = standardize(["<2FR> ¿Qué tal?", "<2zh>I love you.", "<2de> no"], "multi").numpy()
+    assert [t.decode() for t in text] == [
+        "<2fr> ¿ que\u0301 tal ?",
+        "<2zh> i love you .",
+        "< 2de > no",
+    ]
+
+
+def test_shared_vocabulary_reserves_the_language_tokens(shared_tokenizer, tmp_path):
+    from s2s_keras.text import load_tokenizer
+
+    tok = shared_tokenizer
+    assert (tok.kind, tok.standardization) == ("wordpiece", "multi")
+    assert tok.vocab[:8] == ("", "[UNK]", "[START]", "[END]", "<2en>", "<2es>", "<2fr>", "<2zh>")
+    ids = tok.tokenize(["<2zh> I love you.", "<2en> 我爱你。"]).to_list()
+    assert tok.lookup(ids) == [
+        ["[START]", "<2zh>", "i", "love", "you", ".", "[END]"],
+        ["[START]", "<2en>", "我爱你", "。", "[END]"],
+    ]
+    loaded = load_tokenizer(tok.save(tmp_path / "tok"))
+    assert loaded.vocab == tok.vocab and loaded.standardization == "multi"
+
+
+def test_detokenization_follows_the_language_of_each_row(shared_tokenizer):
+    tok = shared_tokenizer
+    ids = tok.tokenize(["Tom会说法语吗？", "Je t'aime.", "<2fr> Tom is here."])
+    text = [t.decode() for t in tok.detokenize(ids).numpy()]
+    assert text == ["Tom会说法语吗？", "Je t'aime.", "Tom is here."]  # no language token
