@@ -132,11 +132,35 @@ def corpus_scores(
     hypotheses, references = list(hypotheses), list(references)
     if len(hypotheses) != len(references):
         raise ValueError(f"got {len(hypotheses)} hypotheses for {len(references)} references")
+    return multi_reference_scores(hypotheses, [references], target_lang=target_lang)
+
+
+def multi_reference_scores(
+    hypotheses: Sequence[str],
+    reference_streams: Sequence[Sequence[str | None]],
+    *,
+    target_lang: str | None = None,
+) -> dict:
+    """`corpus_scores` against several references per hypothesis (sacrebleu's streams).
+
+    Stream `k` holds the `k`-th reference of every hypothesis, `None` where one has
+    fewer; BLEU counts an n-gram matched by any reference, chrF takes each sentence's
+    best reference (`multilingual.ZeroShotSet.reference_streams` builds them).
+
+    Returns:
+        As `corpus_scores`.
+    """
+    hypotheses = list(hypotheses)
+    streams = [list(s) for s in reference_streams]
+    if not streams or any(len(s) != len(hypotheses) for s in streams):
+        raise ValueError(
+            f"every reference stream needs {len(hypotheses)} lines, got {[len(s) for s in streams]}"
+        )
     bleu = bleu_metric(target_lang)
     chrf = sacrebleu.metrics.CHRF()
     return {
-        "bleu": bleu.corpus_score(hypotheses, [references]).score,
-        "chrf": chrf.corpus_score(hypotheses, [references]).score,
+        "bleu": bleu.corpus_score(hypotheses, streams).score,
+        "chrf": chrf.corpus_score(hypotheses, streams).score,
         "bleu_signature": str(bleu.get_signature()),
         "chrf_signature": str(chrf.get_signature()),
         "sentences": len(hypotheses),

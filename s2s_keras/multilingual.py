@@ -123,6 +123,42 @@ def _split_key(corpus: Corpus, split: str) -> str:
     return {"val": "validation", "valid": "validation", "dev": "validation"}.get(split, split)
 
 
+def sampling_probabilities(sizes: Mapping[str, int], temperature: float) -> dict[str, float]:
+    """The chance of drawing each part: `p_i ∝ size_i ** (1 / temperature)`.
+
+    `temperature=1` samples in proportion to size (as concatenating the data would);
+    larger temperatures move towards uniform, so that a small language pair is not
+    drowned (Arivazhagan et al. 2019 use T=5).
+
+    Args:
+        sizes: `{part: pairs}`, every size > 0.
+        temperature: `T` > 0.
+
+    Returns:
+        `{part: probability}` in the order of `sizes`, summing to 1.
+
+    Example:
+        >>> sampling_probabilities({"big": 81, "small": 1}, temperature=2)
+        {'big': 0.9, 'small': 0.1}
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    if not sizes or any(n <= 0 for n in sizes.values()):
+        raise ValueError(f"every part needs at least one pair, got sizes {dict(sizes)!r}")
+    weights = {part: n ** (1.0 / temperature) for part, n in sizes.items()}
+    total = sum(weights.values())
+    return {part: w / total for part, w in weights.items()}
+
+
+def direction_parts(corpus: MultilingualCorpus, split: str = "train") -> dict[str, ParallelText]:
+    """`{direction: pairs}` of one split, in `direction_names` order, none empty."""
+    return {
+        d: corpus.direction(split, *d.split("-"))
+        for d, n in corpus.direction_sizes(split).items()
+        if n
+    }
+
+
 def multilingual_corpus(
     name: str, bilingual: Mapping[str, Corpus], pivot: str = PIVOT
 ) -> MultilingualCorpus:
@@ -291,3 +327,37 @@ def _without_token(source: str) -> str:
     """A source sentence without its leading language token."""
     head, _, rest = source.partition(" ")
     return rest if head.startswith("<2") and head.endswith(">") else source
+
+
+def zero_shot_scores(trained, zero_shot: ZeroShotSet, **decoding) -> dict:
+    """BLEU and chrF of one model on a zero-shot set, directly and through English.
+
+    Direct: `<2fr> source` → French, the direction never trained. Pivot: `<2en> source`
+    → English, then `<2fr> English` → French, two trained directions with the same
+    model. Both against every reference (`evaluation.multi_reference_scores`).
+
+    Args:
+        trained: a multilingual `bundle.TrainedModel`.
+        zero_shot: the set (`zero_shot_set`).
+        **decoding: go to `TrainedModel.translate` (`method`, `beam_size`, ...).
+
+    Returns:
+        `{"direction", "sentences", "direct": scores, "pivot": scores,
+        "direct_hypotheses", "pivot_hypotheses"}`.
+    """
+    from s2s_keras.evaluation import multi_reference_scores
+
+    target = zero_shot.target_lang
+    sources = list(zero_shot.sources)
+    direct = trained.translate(sources, target_lang=target, **decoding)
+    english = trained.translate(sources, target_lang=PIVOT, **decoding)
+    pivot = trained.translate(english, target_lang=target, **decoding)
+    streams = zero_shot.reference_streams()
+    return {
+        "direction": f"{zero_shot.source_lang}-{target}",
+        "sentences": len(sources),
+        "direct": multi_reference_scores(direct, streams, target_lang=target),
+        "pivot": multi_reference_scores(pivot, streams, target_lang=target),
+        "direct_hypotheses": direct,
+        "pivot_hypotheses": pivot,
+    }
