@@ -1,0 +1,101 @@
+"""The command line on a multilingual model: train on toy-multi, translate and evaluate
+per target language, zero-shot evaluation; commands run in this process through
+`s2s_keras.cli.main`, one tiny model shared by every test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from s2s_keras.cli import main
+
+TINY = (
+    "--set",
+    "num_layers=1",
+    "--set",
+    "d_model=16",
+    "--set",
+    "num_heads=2",
+    "--set",
+    "ff_dim=32",
+)
+
+
+def run(capsys, *args, status=0):
+    code = main(list(map(str, args)))
+    captured = capsys.readouterr()
+    assert code == status, captured.err
+    return captured.out if status == 0 else captured.err
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("multi") / "model"
+    args = ["train", "--corpus", "toy-multi", "--model", "transformer", *TINY]
+    args += ["--vocab-size", "300", "--steps", "3", "--batch-size", "16", "--temperature", "2"]
+    assert main([*args, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_counts_steps_and_records_the_mixture(model):
+    info = json.loads((model / "run.json").read_text())
+    assert (info["corpus"], info["steps_run"], info["steps"], info["temperature"]) == (
+        "toy-multi",
+        3,
+        3,
+        2.0,
+    )
+    assert info["directions"] == ["es-en", "en-es", "fr-en", "en-fr"]
+    assert (model / "source_tokenizer" / "vocab.txt").read_text() == (
+        model / "target_tokenizer" / "vocab.txt"
+    ).read_text()
+
+
+def test_translate_needs_a_target_language_the_model_knows(model, capsys):
+    [line] = run(
+        capsys, "translate", "--model", model, "--target-lang", "fr", "The cat."
+    ).splitlines()
+    assert "<2" not in line
+    for extra, message in (((), "no target language"), (("--target-lang", "de"), "'de'")):
+        err = run(capsys, "translate", "--model", model, *extra, "The cat.", status=2)
+        assert len(err.strip().splitlines()) == 1
+        assert message in err and "translates into en, es, fr" in err
+
+
+def test_evaluate_scores_one_direction(model, capsys):
+    scores = json.loads(
+        run(
+            capsys,
+            "evaluate",
+            "--model",
+            model,
+            "--corpus",
+            "toy-multi",
+            "--target-lang",
+            "fr",
+            "--json",
+        )
+    )
+    assert scores["direction"] == "en-fr" and scores["sentences"] == 236
+    assert "tok:13a" in scores["bleu_signature"] and scores["steps_run"] == 3
+    err = run(
+        capsys,
+        "evaluate",
+        "--model",
+        model,
+        "--corpus",
+        "toy-multi",
+        "--target-lang",
+        "en",
+        status=2,
+    )
+    assert "--target-lang en needs --source-lang, one of: es, fr" in err
+
+
+def test_evaluate_zero_shot_reports_direct_and_pivot_scores(model, capsys):
+    args = ["evaluate", "--model", model, "--corpus", "toy-multi", "--zero-shot", "--json"]
+    out = json.loads(run(capsys, *args, "--source-lang", "es", "--target-lang", "fr"))
+    [row] = out["zero_shot"]
+    assert (row["direction"], row["sentences"]) == ("es-fr", 236)
+    assert {"bleu", "chrf", "bleu_signature"} <= set(row["direct"]) & set(row["pivot"])
