@@ -56,9 +56,12 @@ def language_token(language: str) -> str:
 
 
 def add_language_token(sentences: Sequence[str], language: str) -> list[str]:
-    """`sentences`, each prefixed with `language_token(language)` and a space."""
+    """`sentences`, each prefixed with `language_token(language)` and a space.
+
+    A blank sentence stays blank, so that it still translates to `""`.
+    """
     token = language_token(language)
-    return [f"{token} {s}" for s in sentences]
+    return [f"{token} {s}" if s.strip() else s for s in sentences]
 
 
 def check_language(language: str | None, languages: Sequence[str]) -> str:

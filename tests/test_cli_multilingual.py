@@ -99,3 +99,54 @@ def test_evaluate_zero_shot_reports_direct_and_pivot_scores(model, capsys):
     [row] = out["zero_shot"]
     assert (row["direction"], row["sentences"]) == ("es-fr", 236)
     assert {"bleu", "chrf", "bleu_signature"} <= set(row["direct"]) & set(row["pivot"])
+
+
+# A fresh interpreter with only TensorFlow and tensorflow-text, as tests/test_export.py.
+SERVE_SCRIPT = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+
+translator = tf.saved_model.load(sys.argv[1])
+texts = tf.constant(json.loads(sys.argv[2]))
+out = {
+    "serving_default": translator.signatures["serving_default"](text=texts)["translation"],
+    "translate": translator.translate(texts),
+    "fr": translator.signatures["translate_to"](text=texts, target_lang=tf.constant("fr"))[
+        "translation"
+    ],
+}
+out = {k: [t.decode() for t in v.numpy()] for k, v in out.items()}
+try:
+    translator.translate_to(texts, tf.constant("de"))
+except tf.errors.InvalidArgumentError as e:
+    out["de"] = e.message
+out["s2s_keras_imported"] = any(m.startswith("s2s_keras") for m in sys.modules)
+print(json.dumps(out))
+"""
+
+
+def test_export_serves_english_by_default_and_any_language_by_signature(model, capsys, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from s2s_keras.bundle import TrainedModel
+
+    run(capsys, "export", "--model", model, "--out", tmp_path / "saved", "--beam", 1)
+    texts = ["The red cat sleeps.", "", "Does the dog see the bird?"]
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_SCRIPT, str(tmp_path / "saved"), json.dumps(texts)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    trained = TrainedModel.load(model)
+    english = trained.translate(texts, target_lang="en", method="greedy")
+    assert served["serving_default"] == served["translate"] == english and english[1] == ""
+    assert served["fr"] == trained.translate(texts, target_lang="fr", method="greedy")
+    assert "unknown target language" in served["de"] and "en, es, fr" in served["de"]
+    assert not served["s2s_keras_imported"]

@@ -263,3 +263,19 @@ def test_a_step_budget_on_a_sampled_mixture_resumes_from_its_backup(
     assert info["languages"] == ["en", "es", "fr"] and info["temperature"] == 2.0
     assert trained.source_tokenizer.vocab == trained.target_tokenizer.vocab
     assert trained.source_tokenizer.standardization == "multi"
+
+
+def test_course_settings_of_the_multilingual_transformer():
+    from s2s_keras import course
+
+    full = course.multilingual_settings()
+    assert (full.model, full.steps, full.batch_size, full.vocab_size, full.temperature) == (
+        "transformer",
+        40_000,
+        64,
+        16_000,
+        5.0,
+    )
+    assert course.multilingual_settings(temperature=1.0).temperature == 1.0
+    assert course.multilingual_settings(smoke=True).steps < 100
+    assert course.multilingual_corpus_name(True) == "toy-multi"
