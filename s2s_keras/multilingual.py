@@ -364,3 +364,72 @@ def zero_shot_scores(trained, zero_shot: ZeroShotSet, **decoding) -> dict:
         "direct_hypotheses": direct,
         "pivot_hypotheses": pivot,
     }
+
+
+def language_identifier(languages: Sequence[str]):
+    """A function `sentence → ISO 639-1 code`, choosing among `languages` only.
+
+    py3langid (Lui and Baldwin 2012's langid.py, a naive Bayes classifier over byte
+    n-grams, trained on 97 languages) restricted to the languages a model can produce:
+    a Spanish-looking output is then called Spanish, not Galician. Short sentences are
+    hard for any identifier: measure it on references first (`identification_accuracy`).
+
+    Raises:
+        S2SError: py3langid is not installed (it comes with the `dev` extra).
+    """
+    try:
+        from py3langid import langid
+    except ImportError:
+        raise S2SError(
+            "language identification needs py3langid: pip install py3langid "
+            "(or the package's dev extra)"
+        ) from None
+    identifier = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE)
+    identifier.set_languages(list(languages))
+    return lambda sentence: identifier.classify(sentence)[0]
+
+
+def identification_accuracy(
+    sentences_by_language: Mapping[str, Sequence[str]], identify=None
+) -> dict[str, float]:
+    """How often the identifier names the language of sentences whose language is known.
+
+    Args:
+        sentences_by_language: `{language: sentences}`, e.g. reference translations.
+        identify: `sentence → language`; `None` for `language_identifier` over the keys.
+
+    Returns:
+        `{language: share identified correctly, ..., "all": over every sentence}`.
+    """
+    identify = identify or language_identifier(list(sentences_by_language))
+    right = {x: sum(identify(s) == x for s in ss) for x, ss in sentences_by_language.items()}
+    total = sum(len(ss) for ss in sentences_by_language.values())
+    return {
+        **{x: right[x] / max(len(ss), 1) for x, ss in sentences_by_language.items()},
+        "all": sum(right.values()) / max(total, 1),
+    }
+
+
+def wrong_language_rate(
+    hypotheses: Sequence[str], language: str, languages: Sequence[str], identify=None
+) -> dict:
+    """How often translations meant to be in `language` are identified as another.
+
+    Zero-shot outputs often come out in the wrong language, typically English, the
+    language every training direction shared (Johnson et al. 2017, §5.1; Arivazhagan et
+    al. 2019, "The Missing Ingredient in Zero-Shot NMT").
+
+    Args:
+        hypotheses: the translations; blank ones are not counted.
+        language: the language they should be in.
+        languages: the languages the identifier chooses among (the model's).
+        identify: `sentence → language`; `None` for `language_identifier(languages)`.
+
+    Returns:
+        `{"rate": share not identified as language, "counts": {language: n}, "sentences": n}`.
+    """
+    identify = identify or language_identifier(languages)
+    found = [identify(h) for h in hypotheses if h.strip()]
+    counts = {x: found.count(x) for x in languages}
+    wrong = sum(n for x, n in counts.items() if x != language)
+    return {"rate": wrong / max(len(found), 1), "counts": counts, "sentences": len(found)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -134,6 +135,18 @@ def test_tatoeba_multi_sizes_and_zero_shot_set_on_the_real_corpora():
     assert (len(set(es_fr.pivots)), len(es_fr), len(fr_es)) == (837, 979, 1214)
     trained = set(corpus.train.target)  # every training sentence of every language
     assert not trained & (set(es_fr.sources) | set(fr_es.sources))
+    if importlib.util.find_spec("py3langid"):  # the identifier knows the references
+        from s2s_keras.multilingual import identification_accuracy
+
+        references = {
+            "fr": sorted({r for refs in es_fr.references for r in refs}),
+            "es": sorted({r for refs in fr_es.references for r in refs}),
+            "en": sorted(set(es_fr.pivots)),
+        }
+        accuracy = identification_accuracy(references)
+        assert accuracy == pytest.approx(
+            {"fr": 0.9983, "es": 0.9947, "en": 1.0, "all": 0.9976}, abs=1e-4
+        )
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +292,33 @@ def test_course_settings_of_the_multilingual_transformer():
     assert course.multilingual_settings(temperature=1.0).temperature == 1.0
     assert course.multilingual_settings(smoke=True).steps < 100
     assert course.multilingual_corpus_name(True) == "toy-multi"
+
+
+def test_wrong_language_rate_and_identifier_accuracy():
+    pytest.importorskip("py3langid")
+    from s2s_keras.multilingual import (
+        identification_accuracy,
+        language_identifier,
+        wrong_language_rate,
+    )
+
+    references = {
+        "en": ["I don't know what you mean.", "Where is the station?"],
+        "fr": ["Je ne sais pas ce que tu veux dire.", "Où est la gare ?"],
+        "es": ["No sé lo que quieres decir.", "¿Dónde está la estación?"],
+        "zh": ["我不知道你的意思。", "车站在哪里？"],
+    }
+    identify = language_identifier(list(references))  # loading its model takes a second
+    assert identification_accuracy(references, identify) == {
+        "en": 1,
+        "fr": 1,
+        "es": 1,
+        "zh": 1,
+        "all": 1,
+    }
+    outputs = ["Je ne sais pas ce que tu veux dire.", "I don't know what you mean.", " "]
+    assert wrong_language_rate(outputs, "fr", ["en", "es", "fr"], identify) == {
+        "rate": 0.5,
+        "counts": {"en": 1, "es": 0, "fr": 1},
+        "sentences": 2,
+    }
