@@ -274,6 +274,15 @@ class ZeroShotSet:
     def __len__(self) -> int:
         return len(self.sources)
 
+    def take(self, n: int) -> ZeroShotSet:
+        """The first `n` sources and their references (all of them when `n` is larger)."""
+        return dataclasses.replace(
+            self,
+            sources=self.sources[:n],
+            references=self.references[:n],
+            pivots=self.pivots[:n],
+        )
+
     def reference_streams(self) -> list[list[str]]:
         """The references as sacrebleu wants them: stream `k` holds the `k`-th reference of
         every source, `None` where a source has fewer (sacrebleu skips those)."""

@@ -72,6 +72,7 @@ def test_zero_shot_sources_get_every_translation_of_their_english_sentence(tiny)
     assert es_fr.sources == ("Hola.", "Buenas.", "Perro.")
     assert es_fr.references == (("Salut.", "Bonjour."),) * 2 + (("Chien.",),)
     assert es_fr.pivots == ("Hello.", "Hello.", "Dog.")
+    assert es_fr.take(1).references == (("Salut.", "Bonjour."),) and len(es_fr.take(9)) == 3
     assert es_fr.reference_streams() == [
         ["Salut.", "Salut.", "Chien."],
         ["Bonjour.", "Bonjour.", None],
