@@ -31,25 +31,50 @@ def run(capsys, *args, status=0):
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
+    """A tiny Transformer trained on toy-multi for 4 steps (epochs of 2), in two goes: a
+    run that crashes after its first epoch, then `s2s-keras train`, which resumes it."""
+    import keras
+
+    from s2s_keras import training
+    from s2s_keras.corpora import load_corpus
+    from s2s_keras.models import model_config
+
+    class CrashAfterSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):  # before the backup of that epoch
+            if epoch == 1:
+                raise RuntimeError("simulated crash")
+
     out = tmp_path_factory.mktemp("multi") / "model"
+    config = model_config("transformer", num_layers=1, d_model=16, num_heads=2, ff_dim=32)
+    settings = training.TrainSettings(
+        model="transformer", config=config, vocab_size=300, batch_size=16, steps=4, temperature=2.0
+    )
     args = ["train", "--corpus", "toy-multi", "--model", "transformer", *TINY]
-    args += ["--vocab-size", "300", "--steps", "3", "--batch-size", "16", "--temperature", "2"]
-    assert main([*args, "--out", str(out)]) == 0
+    args += ["--vocab-size", "300", "--steps", "4", "--batch-size", "16", "--temperature", "2"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "STEPS_PER_EPOCH", 2)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            training.train(
+                load_corpus("toy-multi"),
+                settings,
+                backup_dir=out.with_name("model.backup"),
+                callbacks=[CrashAfterSecondEpoch()],
+                verbose=0,
+            )
+        assert main([*args, "--out", str(out)]) == 0
     return out
 
 
-def test_train_counts_steps_and_records_the_mixture(model):
+def test_train_resumes_a_step_budget_and_records_the_mixture(model):
     info = json.loads((model / "run.json").read_text())
-    assert (info["corpus"], info["steps_run"], info["steps"], info["temperature"]) == (
-        "toy-multi",
-        3,
-        3,
-        2.0,
-    )
+    assert (info["corpus"], info["steps"], info["temperature"]) == ("toy-multi", 4, 2.0)
+    # The first epoch was backed up before the crash: only the second ran again.
+    assert (info["steps_run"], info["epochs_run"], info["resumed_from"]["epoch"]) == (4, 2, 1)
     assert info["directions"] == ["es-en", "en-es", "fr-en", "en-fr"]
-    assert (model / "source_tokenizer" / "vocab.txt").read_text() == (
-        model / "target_tokenizer" / "vocab.txt"
-    ).read_text()
+    assert info["sampling_probabilities"] == pytest.approx(dict.fromkeys(info["directions"], 0.25))
+    vocab = (model / "source_tokenizer" / "vocab.txt").read_text()
+    assert vocab == (model / "target_tokenizer" / "vocab.txt").read_text()
+    assert vocab.split("\n")[4:8] == ["<2en>", "<2es>", "<2fr>", "<2zh>"]
 
 
 def test_translate_needs_a_target_language_the_model_knows(model, capsys):
@@ -78,7 +103,7 @@ def test_evaluate_scores_one_direction(model, capsys):
         )
     )
     assert scores["direction"] == "en-fr" and scores["sentences"] == 236
-    assert "tok:13a" in scores["bleu_signature"] and scores["steps_run"] == 3
+    assert "tok:13a" in scores["bleu_signature"] and scores["steps_run"] == 4
     err = run(
         capsys,
         "evaluate",

@@ -224,61 +224,6 @@ def test_old_settings_records_load_with_the_defaults_of_new_settings():
         TrainSettings(steps=0)
 
 
-class _CrashAfterEpoch:
-    """A Keras callback that fails at the end of `epoch`, before that epoch is backed up."""
-
-    def __new__(cls, epoch):
-        import keras
-
-        class Crash(keras.callbacks.Callback):
-            def on_epoch_end(self, e, logs=None):
-                if e == epoch:
-                    raise RuntimeError("simulated crash")
-
-        return Crash()
-
-
-@pytest.fixture(scope="module")
-def tiny_multi():
-    from s2s_keras.multilingual import toy_second_language
-    from s2s_keras.toy import make_toy_corpus
-
-    spanish = make_toy_corpus(150, seed=4, reverse=True)
-    return multilingual_corpus("toy-multi", {"es": spanish, "fr": toy_second_language(spanish)})
-
-
-def tiny_settings(**overrides):
-    from s2s_keras.models import model_config
-    from s2s_keras.training import TrainSettings
-
-    config = model_config("transformer", num_layers=1, d_model=16, num_heads=2, ff_dim=32)
-    return TrainSettings(
-        model="transformer", config=config, vocab_size=300, batch_size=16, **overrides
-    )
-
-
-def test_a_step_budget_on_a_sampled_mixture_resumes_from_its_backup(
-    tiny_multi, tmp_path, monkeypatch
-):
-    from s2s_keras import training
-
-    monkeypatch.setattr(training, "STEPS_PER_EPOCH", 3)
-    settings = tiny_settings(steps=6, temperature=2.0)
-    options = dict(verbose=0, backup_dir=tmp_path / "backup")
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        training.train(tiny_multi, settings, callbacks=[_CrashAfterEpoch(1)], **options)
-    trained, history = training.train(tiny_multi, settings, **options)
-    assert len(history["loss"]) == 1  # only the second epoch of 3 steps ran again
-    info = trained.info
-    assert (info["steps_run"], info["epochs_run"], info["resumed_from"]["epoch"]) == (6, 2, 1)
-    assert info["sampling_probabilities"] == pytest.approx(
-        {"es-en": 0.25, "en-es": 0.25, "fr-en": 0.25, "en-fr": 0.25}
-    )
-    assert info["languages"] == ["en", "es", "fr"] and info["temperature"] == 2.0
-    assert trained.source_tokenizer.vocab == trained.target_tokenizer.vocab
-    assert trained.source_tokenizer.standardization == "multi"
-
-
 def test_course_settings_of_the_multilingual_transformer():
     from s2s_keras import course
 
