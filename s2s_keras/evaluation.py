@@ -265,6 +265,7 @@ def paired_bootstrap(
     target_lang: str | None = None,
     samples: int = 1000,
     alpha: float = 0.05,
+    reference_streams: Sequence[Sequence[str | None]] | None = None,
 ) -> dict:
     """Whether `system` scores differently from `baseline`, by paired bootstrap resampling.
 
@@ -281,6 +282,8 @@ def paired_bootstrap(
         target_lang: language of the outputs, as in `corpus_scores`.
         samples: bootstrap resamples. Defaults to 1000.
         alpha: significance level. Defaults to 0.05.
+        reference_streams: several references per sentence, as `multi_reference_scores`
+            takes them; they replace `references`. Defaults to `None`.
 
     Returns:
         `{"bleu": row, "chrf": row, "samples": int, "bleu_signature": str,
@@ -290,7 +293,8 @@ def paired_bootstrap(
     from sacrebleu.significance import PairedTest
 
     baseline, system, references = list(baseline), list(system), list(references)
-    if not len(baseline) == len(system) == len(references):
+    streams = [references] if reference_streams is None else [list(r) for r in reference_streams]
+    if not all(len(baseline) == len(system) == len(r) for r in streams):
         raise ValueError(
             f"got {len(baseline)} baseline and {len(system)} system outputs for "
             f"{len(references)} references; they must be aligned"
@@ -303,7 +307,7 @@ def paired_bootstrap(
     test = PairedTest(
         [("baseline", baseline), ("system", system)],
         metrics,
-        references=[references],
+        references=streams,
         test_type="bs",
         n_samples=samples,
     )

@@ -438,7 +438,7 @@ def train(
             initial_epoch = resume["epoch"]
             backup.seconds_before = float(resume.get("train_seconds", 0.0))  # older backups: 0
             if verbose:
-                print(resume_message(resume, backup.directory, settings.epochs), flush=True)
+                print(resume_message(resume, backup.directory, epochs), flush=True)
         callbacks.append(backup)
     seconds_before = 0.0 if backup is None else backup.seconds_before
     start = time.monotonic()

@@ -102,7 +102,7 @@ def test_evaluate_scores_one_direction(model, capsys):
             "--json",
         )
     )
-    assert scores["direction"] == "en-fr" and scores["sentences"] == 236
+    assert scores["direction"] == "en-fr" and scores["sentences"] == 73
     assert "tok:13a" in scores["bleu_signature"] and scores["steps_run"] == 4
     err = run(
         capsys,
@@ -122,8 +122,11 @@ def test_evaluate_zero_shot_reports_direct_and_pivot_scores(model, capsys):
     args = ["evaluate", "--model", model, "--corpus", "toy-multi", "--zero-shot", "--json"]
     out = json.loads(run(capsys, *args, "--source-lang", "es", "--target-lang", "fr"))
     [row] = out["zero_shot"]
-    assert (row["direction"], row["sentences"]) == ("es-fr", 236)
+    assert (row["direction"], row["sentences"]) == ("es-fr", 73)
     assert {"bleu", "chrf", "bleu_signature"} <= set(row["direct"]) & set(row["pivot"])
+    assert row["direct_vs_pivot"]["chrf"]["system"] == row["direct"]["chrf"]
+    text = run(capsys, *args[:-1], "--source-lang", "es", "--target-lang", "fr")
+    assert "paired bootstrap: bleu p = " in text
 
 
 # A fresh interpreter with only TensorFlow and tensorflow-text, as tests/test_export.py.

@@ -268,3 +268,15 @@ def test_wrong_language_rate_and_identifier_accuracy():
         "counts": {"en": 1, "es": 0, "fr": 1},
         "sentences": 2,
     }
+
+
+def test_multi_reference_scores_take_each_sentences_best_reference(tiny):
+    from s2s_keras.evaluation import multi_reference_scores, paired_bootstrap
+
+    streams = zero_shot_set(tiny, "es", "fr").reference_streams()
+    hyps = ["Bonjour.", "Salut.", "Chien."]
+    scores = multi_reference_scores(hyps, streams)
+    assert scores["chrf"] == 100 and "nrefs:var" in scores["chrf_signature"]
+    assert multi_reference_scores(hyps, streams[:1])["chrf"] < 100
+    test = paired_bootstrap(hyps, hyps, streams[0], samples=20, reference_streams=streams)
+    assert test["chrf"]["system"] == 100 and not test["chrf"]["significant"]

@@ -149,6 +149,15 @@ def _zero_shot(args, trained, corpus) -> int:
             f"{direct['bleu']:.2f} chrF {direct['chrf']:.2f}; through en BLEU "
             f"{pivot['bleu']:.2f} chrF {pivot['chrf']:.2f}"
         )
+        test = row["direct_vs_pivot"]
+        print(
+            "  direct against through-en, paired bootstrap: "
+            + ", ".join(
+                f"{m} p = {test[m]['p_value']:.3f}"
+                f" ({'significant' if test[m]['significant'] else 'not significant'})"
+                for m in ("bleu", "chrf")
+            )
+        )
         print(f"  {direct['bleu_signature']}\n  {direct['chrf_signature']}")
     return 0
 
