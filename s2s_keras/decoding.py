@@ -69,6 +69,33 @@ def _next_input(tokens, done):
     return tf.where(done, tf.constant(END_ID, tf.int64), tokens)
 
 
+def _checked_repeats(max_repeats) -> tf.Tensor:
+    """`max_repeats` (None, or an int >= 1) as the scalar int32 the loops take; 0: no limit."""
+    if max_repeats is None:
+        return tf.constant(0, tf.int32)
+    return tf.constant(checks.positive_int("max_repeats", max_repeats), tf.int32)
+
+
+def _ban_repeats(scores, run_token, run_length, max_repeats):
+    """`[N, V]` scores with `-inf` for the token that would repeat a run too long.
+
+    Row `n` has just produced `run_token[n]` `run_length[n]` times in a row; with
+    `max_repeats > 0`, that token may not come once more when the run is already
+    `max_repeats` long. A decoder stuck on a single-character piece (`"hppppppp"`) or a
+    word (`"already already already"`) must then choose something else.
+    """
+    ids = tf.range(tf.shape(scores)[-1], dtype=tf.int64)  # [V]
+    full = (max_repeats > 0) & (run_length >= max_repeats)  # [N]
+    banned = full[:, None] & (ids[None, :] == run_token[:, None])  # [N, V]
+    return scores + tf.where(banned, float("-inf"), 0.0)
+
+
+def _extend_runs(token, run_token, run_length):
+    """The runs after each row produced `token` `[N]`: one longer, or a new run of 1."""
+    same = token == run_token
+    return token, tf.where(same, run_length + 1, tf.ones_like(run_length))
+
+
 def _checked_max_length(max_length, *, per_sentence=False, batch=None):
     """`max_length` as an int32 tensor, after checking a Python or NumPy value."""
     if not tf.is_tensor(max_length):
@@ -90,13 +117,15 @@ def _checked_max_length(max_length, *, per_sentence=False, batch=None):
 # --- one token per row per step: greedy decoding and sampling ------------------------
 
 
-def greedy_decode(model, source_ids, max_length: int):
+def greedy_decode(model, source_ids, max_length: int, *, max_repeats: int | None = None):
     """Pick the most likely token at every step until `[END]` or `max_length` tokens.
 
     Args:
         model: anything with `encode` and `decode_step` (see `s2s_keras.models`).
         source_ids: `[B, S]` int ids, padded with 0.
         max_length: `L`, the most tokens to generate (the `[END]` included).
+        max_repeats: if set, no token comes more than this many times in a row (the
+            loop guard of notebook 06: `_ban_repeats`). Defaults to `None`: no limit.
 
     Returns:
         `(tokens [B, L] int64, attention [B, L, S] float32)`; after `[END]`, tokens are 0
@@ -104,7 +133,9 @@ def greedy_decode(model, source_ids, max_length: int):
         decoding state has no `"attention"` entry.
     """
     source_ids = _prepare(model, source_ids)
-    return _greedy(model, source_ids, _checked_max_length(max_length))
+    return _greedy(
+        model, source_ids, _checked_max_length(max_length), _checked_repeats(max_repeats)
+    )
 
 
 def sample_decode(
@@ -115,6 +146,7 @@ def sample_decode(
     temperature: float = 1.0,
     top_k: int = 0,
     seed: int | None = None,
+    max_repeats: int | None = None,
 ):
     """Draw every token at random from the model's distribution, sharpened or flattened.
 
@@ -133,6 +165,7 @@ def sample_decode(
         seed: the same seed and batch give the same tokens. Defaults to `None`: a seed
             drawn from TensorFlow's global generator (`keras.utils.set_random_seed`
             makes that reproducible too).
+        max_repeats: as for `greedy_decode`.
 
     Returns:
         `(tokens [B, L] int64, attention [B, L, S] float32)`, as `greedy_decode`.
@@ -149,22 +182,26 @@ def sample_decode(
         tf.constant(temperature, tf.float32),
         tf.constant(top_k, tf.int32),
         tf.convert_to_tensor(seed, tf.int64),
+        _checked_repeats(max_repeats),
     )
 
 
-def _token_by_token(model, source_ids, max_length, choose):
+def _token_by_token(model, source_ids, max_length, choose, max_repeats):
     """The loop greedy decoding and sampling share: `choose(logits [B, V], step)` → `[B]`."""
     batch = tf.shape(source_ids)[0]
     state = model.encode(source_ids, max_length=max_length)
     with_attention = "attention" in state
     last = tf.fill([batch], tf.constant(START_ID, tf.int64))
     done = tf.zeros([batch], tf.bool)
+    run_token, run_length = last, tf.zeros([batch], tf.int32)  # [START] is never output
     tokens = tf.TensorArray(tf.int64, size=max_length)
     attention = tf.TensorArray(tf.float32, size=max_length)
     for step in tf.range(max_length):
         logits, state = model.decode_step(state, last, step)
         logits = _never_output(tf.cast(logits, tf.float32))  # [B, V]
+        logits = _ban_repeats(logits, run_token, run_length, max_repeats)
         nxt = tf.where(done, tf.constant(PAD_ID, tf.int64), choose(logits, step))
+        run_token, run_length = _extend_runs(nxt, run_token, run_length)
         tokens = tokens.write(step, nxt)  # [B]
         if with_attention:
             weights = tf.cast(state["attention"], tf.float32)  # [B, S]
@@ -178,15 +215,15 @@ def _token_by_token(model, source_ids, max_length, choose):
 
 
 @tf.function(reduce_retracing=True)
-def _greedy(model, source_ids, max_length):
+def _greedy(model, source_ids, max_length, max_repeats):
     def most_likely(logits, step):
         return tf.argmax(logits, axis=-1, output_type=tf.int64)
 
-    return _token_by_token(model, source_ids, max_length, most_likely)
+    return _token_by_token(model, source_ids, max_length, most_likely, max_repeats)
 
 
 @tf.function(reduce_retracing=True)
-def _sample(model, source_ids, max_length, temperature, top_k, seed):
+def _sample(model, source_ids, max_length, temperature, top_k, seed, max_repeats):
     def draw(logits, step):
         logits = logits / temperature  # [B, V]
         vocab = tf.shape(logits)[-1]
@@ -198,7 +235,7 @@ def _sample(model, source_ids, max_length, temperature, top_k, seed):
         step_seed = tf.stack([seed, tf.cast(step, tf.int64)])
         return tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int64)[:, 0]
 
-    return _token_by_token(model, source_ids, max_length, draw)
+    return _token_by_token(model, source_ids, max_length, draw, max_repeats)
 
 
 def greedy_decode_recomputed(model, source_ids, max_length: int):
@@ -274,6 +311,7 @@ def beam_search(
     beam_size: int = 4,
     alpha: float = 0.6,
     n_best: int = 1,
+    max_repeats: int | None = None,
 ):
     """Keep the `beam_size` most likely prefixes per sentence; return the best finished.
 
@@ -298,6 +336,8 @@ def beam_search(
         alpha: length-normalisation strength, >= 0. Defaults to 0.6.
         n_best: how many hypotheses to return per sentence, at most `beam_size`.
             Defaults to 1.
+        max_repeats: if set, no hypothesis has a token more than this many times in a
+            row (as for `greedy_decode`). Defaults to `None`: no limit.
 
     Returns:
         `(tokens [B, n_best, L] int64, scores [B, n_best] float32)`, best first. Tokens
@@ -314,7 +354,13 @@ def beam_search(
         length = int(tf.reduce_max(tf.concat([tf.reshape(max_length, [-1]), [1]], 0)))
         return tf.zeros([0, n_best, length], tf.int64), tf.zeros([0, n_best], tf.float32)
     return _beam_search(
-        model, source_ids, max_length, int(beam_size), tf.constant(alpha, tf.float32), int(n_best)
+        model,
+        source_ids,
+        max_length,
+        int(beam_size),
+        tf.constant(alpha, tf.float32),
+        int(n_best),
+        _checked_repeats(max_repeats),
     )
 
 
@@ -325,7 +371,7 @@ def _best(tokens, scores, k):
 
 
 @tf.function(reduce_retracing=True)
-def _beam_search(model, source_ids, max_length, beam_size, alpha, n_best):
+def _beam_search(model, source_ids, max_length, beam_size, alpha, n_best, max_repeats):
     """`beam_search` on tensors; `beam_size` and `n_best` are Python ints (shapes)."""
     minus_inf = float("-inf")
     # Static sizes where known: sizes captured from outside the loop lose their value
@@ -339,6 +385,7 @@ def _beam_search(model, source_ids, max_length, beam_size, alpha, n_best):
     # Each sentence's state once per beam: row `b * K + k` is beam `k` of sentence `b`.
     state = tf.nest.map_structure(lambda x: tf.repeat(x, beam_size, axis=0), state)
     last = tf.fill([batch * beam_size], tf.constant(START_ID, tf.int64))  # [B*K]
+    run_token, run_length = last, tf.zeros([batch * beam_size], tf.int32)  # each row's run
     live_tokens = tf.zeros([batch, beam_size, steps], tf.int64)  # [B, K, L]
     # Only beam 0 is live at first: otherwise the K beams would be K copies of it.
     live_scores = tf.tile(
@@ -351,6 +398,7 @@ def _beam_search(model, source_ids, max_length, beam_size, alpha, n_best):
         logits, state = model.decode_step(state, last, step)
         vocab = logits.shape[-1] or tf.shape(logits)[-1]
         log_probs = _never_output(tf.nn.log_softmax(tf.cast(logits, tf.float32)))
+        log_probs = _ban_repeats(log_probs, run_token, run_length, max_repeats)  # [B*K, V]
         log_probs = tf.reshape(log_probs, [batch, beam_size, vocab])  # [B, K, V]
         extended = tf.reshape(live_scores[:, :, None] + log_probs, [batch, -1])  # [B, K*V]
         scores, choice = tf.math.top_k(extended, beam_size)  # [B, K]
@@ -378,6 +426,9 @@ def _beam_search(model, source_ids, max_length, beam_size, alpha, n_best):
 
         rows = tf.reshape(parent + beam_size * tf.range(batch)[:, None], [-1])  # [B*K]
         state = tf.nest.map_structure(lambda x, rows=rows: tf.gather(x, rows), state)
+        run_token, run_length = _extend_runs(
+            tf.reshape(token, [-1]), tf.gather(run_token, rows), tf.gather(run_length, rows)
+        )
         last = _next_input(tf.reshape(token, [-1]), tf.reshape(live_scores == minus_inf, [-1]))
         if tf.reduce_all(live_scores == minus_inf):
             break
@@ -398,6 +449,7 @@ def decode_tokens(
     temperature: float = 1.0,
     top_k: int = 0,
     seed: int | None = None,
+    max_repeats: int | None = None,
 ):
     """One translation per sentence, as ids: the best (or a sampled) one, by `method`.
 
@@ -409,6 +461,8 @@ def decode_tokens(
             `beam_search`) or `"sample"` (`sample_decode`). Defaults to `"greedy"`.
         beam_size, alpha: for `"beam"`, see `beam_search`. Default to 4 and 0.6.
         temperature, top_k, seed: for `"sample"`, see `sample_decode`.
+        max_repeats: the most times a token may come in a row (`greedy_decode`);
+            `None`: no limit.
 
     Returns:
         `[B, L]` int64 ids, `L = max(max_length)`. Greedy decoding and sampling run every
@@ -416,15 +470,28 @@ def decode_tokens(
     """
     _check_method(method)
     if method == "beam":
-        tokens, _ = beam_search(model, source_ids, max_length, beam_size=beam_size, alpha=alpha)
+        tokens, _ = beam_search(
+            model,
+            source_ids,
+            max_length,
+            beam_size=beam_size,
+            alpha=alpha,
+            max_repeats=max_repeats,
+        )
         return tokens[:, 0]  # [B, L], the best of each sentence
     longest = tf.reduce_max(max_length)
     if method == "sample":
         tokens, _ = sample_decode(
-            model, source_ids, longest, temperature=temperature, top_k=top_k, seed=seed
+            model,
+            source_ids,
+            longest,
+            temperature=temperature,
+            top_k=top_k,
+            seed=seed,
+            max_repeats=max_repeats,
         )
         return tokens
-    return greedy_decode(model, source_ids, longest)[0]
+    return greedy_decode(model, source_ids, longest, max_repeats=max_repeats)[0]
 
 
 def _check_method(method):
@@ -507,6 +574,7 @@ def translate(
     batch_size: int = 64,
     max_source_length: int = 64,
     extra_length: int = 10,
+    max_repeats: int | None = None,
     progress: bool = False,
 ) -> list[str]:
     """Translate raw sentences, in batches, keeping their order.
@@ -529,6 +597,8 @@ def translate(
         batch_size: sentences per decoding batch.
         max_source_length: longer sources are truncated to this many tokens.
         extra_length: the output may be this many tokens longer than the source.
+        max_repeats: no token more than this many times in a row (`greedy_decode`);
+            `None` (the default): no limit.
         progress: show a progress bar.
 
     Returns:
@@ -557,6 +627,7 @@ def translate(
             temperature=temperature,
             top_k=top_k,
             seed=int(seeds.integers(2**31 - 1)) if method == "sample" else None,
+            max_repeats=max_repeats,
         )
         texts = translate_ids(
             tf.gather(ids, idx), decode, target_tokenizer, extra_length=extra_length

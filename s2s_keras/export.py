@@ -67,6 +67,8 @@ class Translator(tf.Module):
             decoding, at a higher cost). Defaults to 4.
         alpha: length-normalisation strength of beam search (Wu et al. 2016). Defaults
             to 0.6.
+        max_repeats: no token more than this many times in a row
+            (`decoding.greedy_decode`); `None`: no limit.
         languages: the target languages of a multilingual model, English among them:
             `translate` then translates into English, and `translate_to` exists. `()`
             (the default) for a bilingual model.
@@ -83,6 +85,7 @@ class Translator(tf.Module):
         extra_length: int = 10,
         beam_size: int = 4,
         alpha: float = 0.6,
+        max_repeats: int | None = None,
         languages: tuple[str, ...] = (),
         name: str | None = None,
     ):
@@ -110,6 +113,7 @@ class Translator(tf.Module):
             method="greedy" if beam_size == 1 else "beam",
             beam_size=beam_size,
             alpha=alpha,
+            max_repeats=max_repeats,
         )
         self._max_source_length = max_source_length
         self._extra_length = extra_length
@@ -228,6 +232,7 @@ def export_saved_model(
     alpha: float = 0.6,
     max_source_length: int | None = None,
     extra_length: int = 10,
+    max_repeats: int | None = None,
 ) -> Path:
     """Write `trained` as a SavedModel with `translate` and a `serving_default` signature.
 
@@ -244,6 +249,8 @@ def export_saved_model(
             Defaults to the `max_length` the model was trained with (64 if unknown).
         extra_length: a translation may be this many tokens longer than its source.
             Defaults to 10.
+        max_repeats: no token more than this many times in a row in a translation
+            (`decoding.greedy_decode`). Defaults to `None`: no limit.
 
     Raises:
         S2SError: `out_dir` is a file or a non-empty directory that is not a SavedModel.
@@ -260,6 +267,8 @@ def export_saved_model(
     # At least [START], a token, [END].
     max_source_length = checks.int_in_range("max_source_length", max_source_length, 3, 10**6)
     extra_length = checks.non_negative_int("extra_length", extra_length)
+    if max_repeats is not None:
+        max_repeats = checks.positive_int("max_repeats", max_repeats)
     out_dir = Path(out_dir)
     if out_dir.is_file() or (
         out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "saved_model.pb").exists()
@@ -274,6 +283,7 @@ def export_saved_model(
         "alpha": alpha,
         "max_source_length": max_source_length,
         "extra_length": extra_length,
+        "max_repeats": max_repeats,
     }
 
     model = trained.model
@@ -288,6 +298,7 @@ def export_saved_model(
         extra_length=extra_length,
         beam_size=beam_size,
         alpha=alpha,
+        max_repeats=max_repeats,
         languages=trained.languages,
     )
     signatures = {"serving_default": translator.serve}

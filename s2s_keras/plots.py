@@ -148,18 +148,33 @@ def attention_heatmap(
 
 @_cjk_aware
 def learning_curves(history: dict, metrics: Sequence[str] = ("loss", "masked_accuracy")):
-    """Training and validation curves from a Keras `History.history` dict, one panel each."""
+    """Training and validation curves from a training history, one panel each.
+
+    With the per-step log of `training.train` (`step`, `step_<metric>`, `val_step`) the x
+    axis is the training step: the training metric every `training.LOG_EVERY` steps, the
+    validation metric at each epoch end. Otherwise (Keras' `History.history` alone) one
+    point per epoch.
+    """
     from matplotlib.figure import Figure
 
     metrics = [m for m in metrics if m in history]
+    by_step = bool(history.get("step")) and len(history.get("val_step", [])) == len(
+        history.get("loss", [])
+    )
     fig = Figure(figsize=(4.5 * max(len(metrics), 1), 3.4))
     for i, name in enumerate(metrics, start=1):
         ax = fig.add_subplot(1, len(metrics), i)
         epochs = np.arange(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], marker="o", label="train")
+        if by_step and f"step_{name}" in history:
+            ax.plot(history["step"], history[f"step_{name}"], label="train")
+            x_validation = history["val_step"]
+            ax.set_xlabel("training step")
+        else:
+            ax.plot(epochs, history[name], marker="o", label="train")
+            x_validation = epochs
+            ax.set_xlabel("epoch")
         if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
-        ax.set_xlabel("epoch")
+            ax.plot(x_validation, history[f"val_{name}"], marker="o", label="validation")
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()

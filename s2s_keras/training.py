@@ -156,6 +156,75 @@ class TimeBudget(keras.callbacks.Callback):
             self.stopped_early = True
 
 
+# `train` records the training metrics every this many steps (`StepLog`).
+LOG_EVERY = 100
+
+
+class StepLog(keras.callbacks.Callback):
+    """Training metrics every `every` steps, for learning curves with more than a point.
+
+    Keras reports a training metric once per epoch, as its mean over the epoch; a run of
+    two or three epochs then draws a curve of two or three points. This callback records
+    the mean of each metric over every `every` steps instead (and over the steps left at
+    the end of an epoch), from the running means Keras passes to `on_train_batch_end`,
+    and the global step of every epoch end, where the validation metrics are computed.
+
+    Args:
+        every: steps per point (>= 1). Defaults to 100.
+        metrics: the training metrics recorded. Defaults to loss and masked accuracy.
+    """
+
+    def __init__(self, every: int = 100, metrics: Sequence[str] = ("loss", "masked_accuracy")):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an integer >= 1, got {every!r}")
+        self.every = every
+        self.metrics = tuple(metrics)
+        self.steps: list[int] = []
+        self.values: dict[str, list[float]] = {m: [] for m in self.metrics}
+        self.epoch_end_steps: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        self._step = self._iterations()  # a resumed run goes on from its step
+
+    def _iterations(self) -> int:
+        return int(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self._step
+        self._mark = (0, dict.fromkeys(self.metrics, 0.0))  # (batches, sums) at the last point
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self._step % self.every == 0:
+            self._point(self._step - self._epoch_start, logs or {})
+
+    def _point(self, batches: int, logs: dict):
+        count, sums = self._mark
+        if batches <= count or not all(m in logs for m in self.metrics):
+            return
+        # Keras' running mean over the epoch times its batches is the epoch's sum so far.
+        totals = {m: float(logs[m]) * batches for m in self.metrics}
+        for m in self.metrics:
+            self.values[m].append((totals[m] - sums[m]) / (batches - count))
+        self.steps.append(self._epoch_start + batches)
+        self._mark = (batches, totals)
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Keras may skip the batch hook of an epoch's last step (the one that finds the
+        # data exhausted): the optimizer's step count and the epoch's means are exact.
+        self._step = self._iterations()
+        self._point(self._step - self._epoch_start, logs or {})
+        self.epoch_end_steps.append(self._step)
+
+    def history(self) -> dict[str, list]:
+        """`{"step": [...], "step_<metric>": [...], "val_step": [...]}` (`val_step`: the
+        global step of each epoch end, aligned with Keras' `val_*` lists)."""
+        out: dict[str, list] = {"step": list(self.steps), "val_step": list(self.epoch_end_steps)}
+        out.update({f"step_{m}": list(v) for m, v in self.values.items()})
+        return out
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How one family of models is trained by default.
@@ -401,7 +470,8 @@ def train(
     Returns:
         `(trained_model, history)` where `history` is Keras' `History.history` dict (the
         epochs of this call only, after a resume; `info["resumed_from"]` then says from
-        where). `info`'s `epochs_run`, `steps_run` and `train_seconds` count the whole
+        where), plus `StepLog`'s per-`LOG_EVERY`-steps means (`step`, `step_loss`, ...,
+        `val_step`) when `fit` trained. `info`'s `epochs_run`, `steps_run` and `train_seconds` count the whole
         run, the calls before a resume included (a resumed epoch's redone batches count
         twice in the seconds).
     """
@@ -441,6 +511,8 @@ def train(
                 print(resume_message(resume, backup.directory, epochs), flush=True)
         callbacks.append(backup)
     seconds_before = 0.0 if backup is None else backup.seconds_before
+    step_log = StepLog(LOG_EVERY)
+    callbacks.append(step_log)
     start = time.monotonic()
     history, out_of_time = _fit(
         network,
@@ -454,6 +526,8 @@ def train(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
     )
+    if step_log.steps:  # the training loop of the mirrored strategies calls no batch hooks
+        history = {**history, **step_log.history()}
     info = {
         **_run_record(corpus, settings, strategy),
         **_mixture_record(corpus, settings),

@@ -36,6 +36,26 @@ class ParallelText:
         """The first `n` pairs (all of them when `n` is larger)."""
         return ParallelText(self.source[:n], self.target[:n])
 
+    def sample(self, n: int, seed: int = 0) -> ParallelText:
+        """`n` pairs drawn at random without replacement, in their split order.
+
+        The splits of the Anki corpora are sorted by length, so their first pairs are
+        the shortest: a subset for an experiment (notebook 03's beam sweep) must be
+        drawn, not taken from the top.
+
+        Args:
+            n: how many pairs (all of them, in order, when `n` is larger).
+            seed: the same seed draws the same pairs. Defaults to 0.
+        """
+        import random
+
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        picked = sorted(random.Random(seed).sample(range(len(self)), min(n, len(self))))
+        return ParallelText(
+            tuple(self.source[i] for i in picked), tuple(self.target[i] for i in picked)
+        )
+
 
 @dataclass(frozen=True)
 class Corpus:

@@ -434,3 +434,37 @@ def test_attention_map_of_a_model_without_attention_says_so(words):
 def test_beam_search_of_no_sentences_returns_no_hypotheses(model):
     tokens, scores = beam_search(model, np.zeros((0, 4), "int64"), 5, beam_size=2, n_best=2)
     assert tokens.shape[:2] == (0, 2) and scores.shape == (0, 2)
+
+
+# A loop: after A the model prefers A again (0.6), then B (0.3), then [END] (0.1); after B
+# it ends. Unguarded, greedy decoding writes A until the limit.
+LOOPS = {START_ID: {A: 1.0}, A: {A: 0.6, B: 0.3, END_ID: 0.1}, B: {END_ID: 1.0}}
+
+
+def test_max_repeats_stops_a_token_from_coming_more_often_in_a_row():
+    model = Bigram(LOOPS)
+    unguarded = greedy_decode(model, TOY_SOURCE, 6)[0].numpy()[0]
+    assert unguarded.tolist() == [A] * 6
+    guarded = greedy_decode(model, TOY_SOURCE, 6, max_repeats=2)[0].numpy()[0]
+    assert guarded.tolist() == [A, A, B, END_ID, PAD_ID, PAD_ID]  # a third A is banned
+    once = greedy_decode(model, TOY_SOURCE, 6, max_repeats=1)[0].numpy()[0]
+    assert once.tolist() == [A, B, END_ID, PAD_ID, PAD_ID, PAD_ID]
+    with pytest.raises(ValueError, match="max_repeats"):
+        greedy_decode(model, TOY_SOURCE, 6, max_repeats=0)
+
+
+def test_beam_search_and_sampling_keep_the_repeat_limit():
+    model = Bigram(LOOPS)
+    # Unguarded, beam 2 keeps "A A A …" (0.6 per step) and finishes "A … [END]" early.
+    tokens, scores = beam_search(
+        model, TOY_SOURCE, 6, beam_size=2, alpha=0.0, n_best=2, max_repeats=2
+    )
+    # Every hypothesis has at most two A's in a row: "A B [END]" (1 * 0.3 * 1) beats
+    # "A A B [END]" (0.6 * 0.3) and "A [END]" (0.1) or "A A [END]" (0.06).
+    assert tokens.numpy()[0, 0].tolist()[:3] == [A, B, END_ID]
+    assert scores.numpy()[0, 0] == pytest.approx(np.log(0.3), abs=1e-5)
+    assert tokens.numpy()[0, 1].tolist()[:4] == [A, A, B, END_ID]
+    assert scores.numpy()[0, 1] == pytest.approx(np.log(0.6 * 0.3), abs=1e-5)
+    drawn = sample_decode(model, np.repeat(TOY_SOURCE, 8, axis=0), 6, seed=3, max_repeats=2)
+    for row in drawn[0].numpy().tolist():
+        assert [A, A, A] not in [row[i : i + 3] for i in range(4)]

@@ -221,3 +221,20 @@ def test_translate_refuses_an_output_that_is_its_input_and_leaves_it_untouched(
     assert_one_line_error(result, f"--output {str(output)!r} is the input file")
     assert source.read_text() == "The cat.\nA red house.\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted({source.name, output.name})
+
+
+@pytest.mark.slow
+def test_evaluate_with_a_repeat_limit_scores_the_guarded_translations(demo_run):
+    _, out = demo_run
+    result = run_cli("evaluate", "--model", out, "--corpus", "toy", "--max-repeats", 1, "--json")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert scores["decoding"] == "greedy, max 1 repeats"
+    from s2s_keras.bundle import TrainedModel
+    from s2s_keras.evaluation import corpus_scores
+    from s2s_keras.toy import make_toy_corpus
+
+    test = make_toy_corpus().test
+    guarded = TrainedModel.load(out).translate(test.source, max_repeats=1)
+    assert scores["bleu"] == pytest.approx(corpus_scores(guarded, test.target)["bleu"], abs=1e-9)
+    assert_one_line_error(run_cli("translate", "--model", out, "--max-repeats", 0, "x"), "0")

@@ -707,3 +707,17 @@ def test_corrupt_gzip_in_data_dir_raises_checksum_error(tmp_path):
     stored.write_bytes(gzip.compress(b"Ein Mann.\n")[:-6])
     with pytest.raises(ChecksumError, match=r"val\.de\.gz is not a valid gzip file"):
         fetch("multi30k/val.de", data_dir=tmp_path)
+
+
+def test_a_sample_is_drawn_at_random_kept_in_order_and_reproducible():
+    from s2s_keras.types import ParallelText
+
+    split = ParallelText(tuple(f"s{i}" for i in range(100)), tuple(f"t{i}" for i in range(100)))
+    sample = split.sample(10, seed=1)
+    assert len(sample) == 10 and sample == split.sample(10, seed=1) != split.sample(10, seed=2)
+    indices = [int(s[1:]) for s in sample.source]
+    assert indices == sorted(indices) and indices != list(range(10))  # not the head
+    assert [int(t[1:]) for t in sample.target] == indices  # pairs stay pairs
+    assert split.sample(500) == split
+    with pytest.raises(ValueError, match="n must be an integer >= 0"):
+        split.sample(-1)

@@ -163,3 +163,18 @@ def test_decoding_sweep_draws_one_line_per_alpha_in_both_panels():
 def test_decoding_sweep_rejects_no_rows():
     with pytest.raises(ValueError, match="at least one row"):
         decoding_sweep([])
+
+
+def test_learning_curves_use_the_step_log_when_there_is_one():
+    history = {
+        "loss": [2.0, 1.0],
+        "val_loss": [2.5, 1.5],
+        "step": [100, 200, 250, 350, 450, 500],
+        "step_loss": [3.0, 2.0, 1.8, 1.2, 1.0, 0.9],
+        "val_step": [250, 500],
+    }
+    ax = learning_curves(history, metrics=("loss",)).axes[0]
+    train_line, validation_line = ax.lines
+    assert list(train_line.get_xdata()) == history["step"] and ax.get_xlabel() == "training step"
+    assert list(validation_line.get_xdata()) == [250, 500]
+    assert list(validation_line.get_ydata()) == [2.5, 1.5]

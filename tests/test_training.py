@@ -84,6 +84,9 @@ def test_every_architecture_trains_from_python_and_translates(name):
     trained, history = train(corpus, settings, verbose=0)
     assert trained.info["model"] == name and np.isfinite(history["loss"][0])
     assert trained.info["tokenizer"] == ("wordpiece" if name == "transformer" else "word")
+    # the step log: the epoch is shorter than LOG_EVERY steps, so one point at its end
+    assert history["step"] == history["val_step"] == [trained.info["steps_run"]]
+    assert history["step_loss"] == [pytest.approx(history["loss"][0])]
     outputs = trained.translate(["The cat.", ""], method="beam", beam_size=2)
     assert len(outputs) == 2 and outputs[1] == ""
 
@@ -325,3 +328,33 @@ def test_a_run_cut_by_the_budget_says_so_and_counts_its_steps():
     assert whole.info["stopped_by_time_budget"] is False
     # 200 pairs make 10+ batches of 16 (fewer after the split, more with bucketing).
     assert whole.info["steps_run"] >= len(corpus.train.source) // 16
+
+
+def test_step_log_records_the_mean_of_each_window_of_steps_from_keras_running_means():
+    from s2s_keras.training import StepLog
+
+    class Iterations:
+        value = 0
+
+        def numpy(self):
+            return self.value
+
+    iterations = Iterations()
+    log = StepLog(every=2, metrics=("loss",))
+    log.set_model(type("M", (), {"optimizer": type("O", (), {"iterations": iterations})()})())
+    log.on_train_begin()
+    losses = {0: [4.0, 2.0, 3.0], 1: [1.0, 3.0]}  # per-batch losses of two epochs
+    for epoch, batch_losses in losses.items():
+        log.on_epoch_begin(epoch)
+        for i in range(len(batch_losses)):
+            iterations.value += 1
+            running = sum(batch_losses[: i + 1]) / (i + 1)  # what Keras passes
+            if i < len(batch_losses) - 1 or epoch == 0:  # Keras may skip the last batch's hook
+                log.on_train_batch_end(i, {"loss": running})
+        log.on_epoch_end(epoch, {"loss": running, "val_loss": 9.0})
+    history = log.history()
+    # epoch 1: steps 1-2 (mean 3), step 3 left at its end (3); epoch 2: step 4 (1), the
+    # multiple of 2, and step 5 at its end (3)
+    assert history == {"step": [2, 3, 4, 5], "step_loss": [3.0, 3.0, 1.0, 3.0], "val_step": [3, 5]}
+    with pytest.raises(ValueError, match="every must be an integer >= 1"):
+        StepLog(every=0)

@@ -20,7 +20,9 @@ def run(args) -> int:
     from s2s_keras.export import export_saved_model
 
     trained = TrainedModel.load(args.model)
-    out = export_saved_model(trained, args.out, beam_size=args.beam, alpha=args.alpha)
+    out = export_saved_model(
+        trained, args.out, beam_size=args.beam, alpha=args.alpha, max_repeats=args.max_repeats
+    )
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(
         f"SavedModel written to {out}/ ({size / 1e6:.1f} MB, {decoding_name(args)}); load it "

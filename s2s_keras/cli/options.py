@@ -63,7 +63,7 @@ def add_corpus_option(parser) -> None:
 
 
 def add_decoding_options(parser, default_beam: int) -> None:
-    """`--beam K` and `--alpha A`."""
+    """`--beam K`, `--alpha A` and `--max-repeats N`."""
     parser.add_argument(
         "--beam",
         type=positive(int),
@@ -76,18 +76,27 @@ def add_decoding_options(parser, default_beam: int) -> None:
         default=0.6,
         help="GNMT length normalisation exponent for beam search (default: 0.6)",
     )
+    parser.add_argument(
+        "--max-repeats",
+        type=positive(int),
+        default=None,
+        metavar="N",
+        help="no token more than N times in a row, against decoder loops (default: no limit)",
+    )
 
 
 def decoding_kwargs(args) -> dict:
-    """The keyword arguments of `TrainedModel.translate` for `--beam` and `--alpha`."""
+    """The keyword arguments of `TrainedModel.translate` for the decoding options."""
+    repeats = {"max_repeats": args.max_repeats}
     if args.beam == 1:
-        return {"method": "greedy"}
-    return {"method": "beam", "beam_size": args.beam, "alpha": args.alpha}
+        return {"method": "greedy", **repeats}
+    return {"method": "beam", "beam_size": args.beam, "alpha": args.alpha, **repeats}
 
 
 def decoding_name(args) -> str:
-    """E.g. `"greedy"` or `"beam 4, alpha 0.6"`."""
-    return "greedy" if args.beam == 1 else f"beam {args.beam}, alpha {args.alpha}"
+    """E.g. `"greedy"`, `"beam 4, alpha 0.6"` or `"greedy, max 2 repeats"`."""
+    name = "greedy" if args.beam == 1 else f"beam {args.beam}, alpha {args.alpha}"
+    return name if args.max_repeats is None else f"{name}, max {args.max_repeats} repeats"
 
 
 def load_corpus(name, data_dir):
