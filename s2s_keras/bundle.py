@@ -39,12 +39,36 @@ class TrainedModel:
     target_tokenizer: Tokenizer
     info: dict = field(default_factory=dict)
 
-    def translate(self, sentences, **kwargs) -> list[str]:
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The target languages of a multilingual model (notebook 10); `()` for others."""
+        return tuple(self.info.get("languages") or ())
+
+    def translate(self, sentences, *, target_lang: str | None = None, **kwargs) -> list[str]:
         """Translations of raw sentences (greedy unless `method=` says otherwise).
 
-        Keyword arguments go to `s2s_keras.decoding.translate` (`method`, `beam_size`,
-        `alpha`, `batch_size`, `progress`, ...).
+        Args:
+            sentences: raw source sentences.
+            target_lang: the language to translate into, for a multilingual model (each
+                sentence gets its token, `"<2fr>"`); `None` for a bilingual model, or for
+                sentences that carry their token already.
+            **kwargs: go to `s2s_keras.decoding.translate` (`method`, `beam_size`,
+                `alpha`, `batch_size`, `progress`, ...).
+
+        Raises:
+            UnknownLanguageError: `target_lang` is not one the model translates into.
         """
+        from s2s_keras import multilingual
+
+        if target_lang is not None:
+            if self.languages:
+                multilingual.check_language(target_lang, self.languages)
+                sentences = multilingual.add_language_token(list(sentences), target_lang)
+            elif target_lang != self.info.get("target_lang"):
+                raise multilingual.UnknownLanguageError(
+                    f"target language {target_lang!r}: this model translates only into "
+                    f"{self.info.get('target_lang')!r}"
+                )
         kwargs.setdefault("max_source_length", self.info.get("max_length", 64))
         return decoding.translate(
             self.model, self.source_tokenizer, self.target_tokenizer, sentences, **kwargs

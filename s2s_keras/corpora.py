@@ -159,10 +159,13 @@ ANKI_FILES: dict[str, str] = {
 }
 SPLIT_RULES: tuple[str, ...] = ("random", "english", "component")
 _MULTI30K_SPLITS = {"train": "train", "validation": "val", "test": "test_2016_flickr"}
+# Several directions in one corpus (`s2s_keras.multilingual`), languages "mul".
+MULTILINGUAL_CORPORA = ("tatoeba-multi", "toy-multi")
 CORPORA: tuple[str, ...] = (
     "toy",
     *_ANKI,
     *(f"multi30k-{s}-{t}" for s, t in itertools.permutations(("de", "en", "fr"), 2)),
+    *MULTILINGUAL_CORPORA,
 )
 
 # (resolved path, size, mtime_ns, expected sha256) of local files that passed the check.
@@ -179,6 +182,8 @@ def corpus_languages(name: str) -> tuple[str, str]:
         return ("en", "es")
     if name in _ANKI:
         return _ANKI[name][1], _ANKI[name][2]
+    if name in MULTILINGUAL_CORPORA:
+        return ("mul", "mul")
     if name in CORPORA:
         _, source_lang, target_lang = name.split("-")
         return source_lang, target_lang
@@ -197,14 +202,17 @@ def load_corpus(
     `path` is split on its own.
 
     Args:
-        name: one of `CORPORA`, e.g. `"spa-eng"` (Spanish → English) or `"multi30k-de-en"`.
+        name: one of `CORPORA`, e.g. `"spa-eng"` (Spanish → English) or `"multi30k-de-en"`;
+            `"tatoeba-multi"` and `"toy-multi"` are several directions in one corpus
+            (`multilingual.MultilingualCorpus`).
         data_dir: folder in the data-dir layout to use instead of `S2S_DATA_DIR`.
         path: explicit location: the corpus file itself (Anki corpora) or a folder in the
             data-dir layout. It is used as given, without a checksum, so that newer exports
             work; nothing else is tried.
 
     Returns:
-        A `Corpus` named `name`, with ISO 639-1 language codes (`es`, `en`, `fr`, `de`, `zh`).
+        A `Corpus` named `name`, with ISO 639-1 language codes (`es`, `en`, `fr`, `de`, `zh`;
+        `mul` for a multilingual corpus).
 
     Raises:
         UnknownCorpusError: `name` is not in `CORPORA`.
@@ -216,6 +224,10 @@ def load_corpus(
         from s2s_keras.toy import make_toy_corpus
 
         return make_toy_corpus()
+    if name in MULTILINGUAL_CORPORA:
+        from s2s_keras.multilingual import load_multilingual
+
+        return load_multilingual(name, data_dir=data_dir, path=path)
     if name in _ANKI:
         relpath, source_lang, target_lang, english_side = _ANKI[name]
         pairs = read_anki(fetch(relpath, data_dir=data_dir, path=path))

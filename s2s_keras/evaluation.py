@@ -132,11 +132,35 @@ def corpus_scores(
     hypotheses, references = list(hypotheses), list(references)
     if len(hypotheses) != len(references):
         raise ValueError(f"got {len(hypotheses)} hypotheses for {len(references)} references")
+    return multi_reference_scores(hypotheses, [references], target_lang=target_lang)
+
+
+def multi_reference_scores(
+    hypotheses: Sequence[str],
+    reference_streams: Sequence[Sequence[str | None]],
+    *,
+    target_lang: str | None = None,
+) -> dict:
+    """`corpus_scores` against several references per hypothesis (sacrebleu's streams).
+
+    Stream `k` holds the `k`-th reference of every hypothesis, `None` where one has
+    fewer; BLEU counts an n-gram matched by any reference, chrF takes each sentence's
+    best reference (`multilingual.ZeroShotSet.reference_streams` builds them).
+
+    Returns:
+        As `corpus_scores`.
+    """
+    hypotheses = list(hypotheses)
+    streams = [list(s) for s in reference_streams]
+    if not streams or any(len(s) != len(hypotheses) for s in streams):
+        raise ValueError(
+            f"every reference stream needs {len(hypotheses)} lines, got {[len(s) for s in streams]}"
+        )
     bleu = bleu_metric(target_lang)
     chrf = sacrebleu.metrics.CHRF()
     return {
-        "bleu": bleu.corpus_score(hypotheses, [references]).score,
-        "chrf": chrf.corpus_score(hypotheses, [references]).score,
+        "bleu": bleu.corpus_score(hypotheses, streams).score,
+        "chrf": chrf.corpus_score(hypotheses, streams).score,
         "bleu_signature": str(bleu.get_signature()),
         "chrf_signature": str(chrf.get_signature()),
         "sentences": len(hypotheses),
@@ -241,6 +265,7 @@ def paired_bootstrap(
     target_lang: str | None = None,
     samples: int = 1000,
     alpha: float = 0.05,
+    reference_streams: Sequence[Sequence[str | None]] | None = None,
 ) -> dict:
     """Whether `system` scores differently from `baseline`, by paired bootstrap resampling.
 
@@ -257,6 +282,8 @@ def paired_bootstrap(
         target_lang: language of the outputs, as in `corpus_scores`.
         samples: bootstrap resamples. Defaults to 1000.
         alpha: significance level. Defaults to 0.05.
+        reference_streams: several references per sentence, as `multi_reference_scores`
+            takes them; they replace `references`. Defaults to `None`.
 
     Returns:
         `{"bleu": row, "chrf": row, "samples": int, "bleu_signature": str,
@@ -266,7 +293,8 @@ def paired_bootstrap(
     from sacrebleu.significance import PairedTest
 
     baseline, system, references = list(baseline), list(system), list(references)
-    if not len(baseline) == len(system) == len(references):
+    streams = [references] if reference_streams is None else [list(r) for r in reference_streams]
+    if not all(len(baseline) == len(system) == len(r) for r in streams):
         raise ValueError(
             f"got {len(baseline)} baseline and {len(system)} system outputs for "
             f"{len(references)} references; they must be aligned"
@@ -279,7 +307,7 @@ def paired_bootstrap(
     test = PairedTest(
         [("baseline", baseline), ("system", system)],
         metrics,
-        references=[references],
+        references=streams,
         test_type="bs",
         n_samples=samples,
     )

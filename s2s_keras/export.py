@@ -17,6 +17,14 @@ length is truncated (as in training); any Unicode, even invalid UTF-8, gives a s
 Each sentence may grow by `extra_length` tokens over its own source length, so its
 translation does not depend on what else is in the batch.
 
+A multilingual model (notebook 10) keeps that contract, translating into English; its
+`translate_to(text, target_lang)` function and signature take the target language too
+(a scalar string such as `"fr"`); a language it does not know is an
+`InvalidArgumentError` naming the ones it does:
+
+    translator.translate_to(tf.constant(["I love you."]), tf.constant("fr"))
+    translator.signatures["translate_to"](text=..., target_lang=tf.constant("fr"))
+
 Shapes: `B` batch, `S` source length, `L` output length.
 """
 
@@ -36,6 +44,8 @@ from s2s_keras.text import END_ID, PAD_ID, START_ID, Tokenizer
 SIGNATURE_INPUT = "text"
 SIGNATURE_OUTPUT = "translation"
 ATTENTION_SIGNATURE = "translate_with_attention"
+TRANSLATE_TO_SIGNATURE = "translate_to"
+TARGET_LANG_INPUT = "target_lang"
 METADATA = "export.json"
 
 
@@ -59,6 +69,9 @@ class Translator(tf.Module):
             to 0.6.
         max_repeats: no token more than this many times in a row
             (`decoding.greedy_decode`); `None`: no limit.
+        languages: the target languages of a multilingual model, English among them:
+            `translate` then translates into English, and `translate_to` exists. `()`
+            (the default) for a bilingual model.
         name: module name.
     """
 
@@ -73,9 +86,21 @@ class Translator(tf.Module):
         beam_size: int = 4,
         alpha: float = 0.6,
         max_repeats: int | None = None,
+        languages: tuple[str, ...] = (),
         name: str | None = None,
     ):
         super().__init__(name=name)
+        self._languages = tuple(languages)
+        if self._languages:
+            self._language_codes = tf.constant(self._languages)
+            self.translate_to = tf.function(
+                self._translate_to,
+                input_signature=[
+                    tf.TensorSpec([None], tf.string, name=SIGNATURE_INPUT),
+                    tf.TensorSpec([], tf.string, name=TARGET_LANG_INPUT),
+                ],
+                autograph=False,
+            )
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
         # Track the weights the translation reads, not the Keras model: tracking the model
@@ -103,8 +128,37 @@ class Translator(tf.Module):
         input_signature=[tf.TensorSpec([None], tf.string, name=SIGNATURE_INPUT)], autograph=False
     )
     def translate(self, text):
-        """`[B]` raw sentences → `[B]` translations (`tf.string`)."""
+        """`[B]` raw sentences → `[B]` translations (`tf.string`); into English for a
+        multilingual model."""
+        if self._languages:
+            return self._translate_into(text, tf.constant("en"))
         ids = decoding.tokenize_sources(self.source_tokenizer, text, self._max_source_length)
+        return decoding.translate_ids(
+            ids, self._decode, self.target_tokenizer, extra_length=self._extra_length
+        )
+
+    def _translate_to(self, text, target_lang):
+        """`[B]` raw sentences and a target language → `{"translation": [B] strings}`."""
+        known = tf.reduce_any(tf.equal(self._language_codes, target_lang))
+        check = tf.debugging.Assert(
+            known,
+            [
+                "unknown target language",
+                target_lang,
+                "; expected one of: " + ", ".join(self._languages),
+            ],
+        )
+        with tf.control_dependencies([check]):
+            return {SIGNATURE_OUTPUT: self._translate_into(text, target_lang)}
+
+    def _translate_into(self, text, target_lang):
+        """`[B]` sentences, each with the token of `target_lang` unless it has no words."""
+        plain = decoding.tokenize_sources(self.source_tokenizer, text, self._max_source_length)
+        blank = ~decoding.has_words(tf.cast(plain.row_lengths(), tf.int32))
+        tagged = tf.strings.join(["<2", target_lang, "> ", text])
+        ids = decoding.tokenize_sources(
+            self.source_tokenizer, tf.where(blank, text, tagged), self._max_source_length
+        )
         return decoding.translate_ids(
             ids, self._decode, self.target_tokenizer, extra_length=self._extra_length
         )
@@ -245,8 +299,11 @@ def export_saved_model(
         beam_size=beam_size,
         alpha=alpha,
         max_repeats=max_repeats,
+        languages=trained.languages,
     )
     signatures = {"serving_default": translator.serve}
+    if trained.languages:
+        signatures[TRANSLATE_TO_SIGNATURE] = translator.translate_to
     if has_attention(model):
         signatures[ATTENTION_SIGNATURE] = translator.translate_with_attention
     # Written beside `out_dir`, then swapped in: an error keeps a previous export.

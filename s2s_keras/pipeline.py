@@ -73,7 +73,58 @@ def make_dataset(
     ds = _token_pairs(data, source_tokenizer, target_tokenizer, max_length, keep_target_end=True)
     if shuffle:
         ds = _shuffle_all(ds, len(data), seed)
+    return _batches(ds, batch_size, max_length, bucket, boundaries, drop_remainder)
 
+
+def make_sampled_dataset(
+    parts: Sequence[ParallelText],
+    probabilities: Sequence[float],
+    source_tokenizer: Tokenizer,
+    target_tokenizer: Tokenizer,
+    *,
+    batch_size: int = 64,
+    max_length: int = 64,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """An endless stream of bucketed batches, each pair drawn from a part at random.
+
+    A multilingual model trains on such a mixture (notebook 10): each pair comes from
+    part `i` with probability `probabilities[i]`, and within a part in a reshuffled
+    order that restarts when the part runs out. Batches are bucketed as in
+    `make_dataset`, so one batch mixes the parts. Count training in steps.
+
+    Args:
+        parts: the sentence pairs of each part (e.g. of each direction), none empty.
+        probabilities: the chance of each part, summing to 1.
+        source_tokenizer, target_tokenizer: tokenizers of each side.
+        batch_size, max_length, seed: as in `make_dataset`.
+
+    Returns:
+        A repeating `tf.data.Dataset` of `((int64 [B, S], int64 [B, T]), int64 [B, T])`.
+    """
+    if len(parts) != len(probabilities) or not parts:
+        raise ValueError(
+            f"need one probability per part, got {len(parts)} parts and "
+            f"{len(probabilities)} probabilities"
+        )
+    if any(len(p) == 0 for p in parts):
+        raise ValueError("cannot sample from a part with 0 sentence pairs")
+    streams = [
+        _shuffle_all(
+            _token_pairs(p, source_tokenizer, target_tokenizer, max_length, keep_target_end=True),
+            len(p),
+            None if seed is None else seed + i,
+        ).repeat()
+        for i, p in enumerate(parts)
+    ]
+    ds = tf.data.Dataset.sample_from_datasets(
+        streams, weights=[float(w) for w in probabilities], seed=seed
+    )
+    return _batches(ds, batch_size, max_length, True, DEFAULT_BOUNDARIES, False)
+
+
+def _batches(ds, batch_size, max_length, bucket, boundaries, drop_remainder):
+    """`(source, target)` id pairs → padded, teacher-forced, prefetched batches."""
     padded = (tf.TensorShape([None]), tf.TensorShape([None]))
     if bucket:
         bounds = [b for b in boundaries if b < max_length] + [max_length + 1]

@@ -11,6 +11,10 @@ exported SavedModel with no Python in the loop.
   digits become ASCII, and so do `，？！：；`, so `？` and `?` are one token), no lower case,
   every run of Han characters a word of its own. Its detokenization writes the full-width
   punctuation the references use and no spaces between Han characters.
+- `standardize(..., "multi")`, for one vocabulary over several languages (notebook 10):
+  the default standardization, runs of Han characters as words, and the target-language
+  tokens `LANGUAGE_TOKENS` (`"<2fr>"`) kept whole. Its detokenization joins a row with
+  Han characters as Chinese and any other row as the default does.
 - `WordTokenizer`: one id per word, vocabulary learned by counting (Sutskever et al. 2014
   and Bahdanau et al. 2015 used word vocabularies of 30k–160k words).
 - `CharacterTokenizer`: one id per Han character (and per word of other scripts), the
@@ -49,7 +53,12 @@ _PUNCT = r"([\p{P}\p{S}]\p{M}*)"
 _NO_SPACE_BEFORE = r" ([.,!?;:%)\]}»…。])"
 _NO_SPACE_AFTER = r"([¿¡(\[{«]) "
 
-STANDARDIZATIONS = ("default", "zh")
+STANDARDIZATIONS = ("default", "zh", "multi")
+# Multilingual text: a source opens with the token of its target language (`"<2fr>"`),
+# which the vocabulary reserves (ids 4 on) and standardization keeps whole.
+LANGUAGE_CODES = ("en", "es", "fr", "zh")
+LANGUAGE_TOKENS = tuple(f"<2{code}>" for code in LANGUAGE_CODES)
+_LANGUAGE_TOKEN_SPLIT = r"< 2(" + "|".join(LANGUAGE_CODES) + ") >"
 # Chinese: a space survives only between two characters of other scripts ("Tom 游泳" →
 # "Tom游泳", "New York" stays); punctuation that NFKC folded to ASCII is written full-width.
 _ZH_NO_SPACE_BEFORE = r" ([\p{Han}\p{P}\p{S}])"
@@ -58,12 +67,13 @@ _ZH_FULL_WIDTH = {",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(
 
 
 def standardization_for(language: str | None) -> str:
-    """The standardization of a language's text: `"zh"` for Chinese, else `"default"`.
+    """The standardization of a language's text: `"zh"` for Chinese, `"multi"` for the
+    several languages of a multilingual corpus (`"mul"`), else `"default"`.
 
     Args:
-        language: an ISO 639-1 code such as `"es"` or `"zh"`, or `None`.
+        language: an ISO 639-1 code such as `"es"` or `"zh"`, `"mul"`, or `None`.
     """
-    return "zh" if language == "zh" else "default"
+    return {"zh": "zh", "mul": "multi"}.get(language, "default")
 
 
 def _check_standardization(standardization: str) -> str:
@@ -88,7 +98,10 @@ def standardize(
         text: a `tf.string` tensor of any shape (or Python strings).
         standardization: `"default"`: NFKD and lower case, for languages written with
             spaces between words. `"zh"`: NFKC (`，？！` become `,?!`; `。` stays), case
-            kept, and every run of Han characters a word of its own.
+            kept, and every run of Han characters a word of its own. `"multi"`, for
+            one vocabulary over several languages: `"default"`, with every run of Han
+            characters a word of its own, and the language tokens of
+            `LANGUAGE_TOKENS` (`"<2fr>"`) kept whole.
 
     Returns:
         A `tf.string` tensor of the same shape: normalised, tokens separated by single
@@ -101,6 +114,7 @@ def standardize(
         'Tom 会说法语吗 ?'
     """
     zh = _check_standardization(standardization) == "zh"
+    multi = standardization == "multi"
     text = tf.strings.unicode_transcode(
         tf.convert_to_tensor(_utf8_bytes(text), tf.string), "UTF-8", "UTF-8", errors="replace"
     )
@@ -113,9 +127,11 @@ def standardize(
     if not zh:
         text = tf.strings.lower(text, encoding="utf-8")
     text = tf.strings.regex_replace(text, _PUNCT, r" \1 ")
-    if zh:
+    if zh or multi:
         text = tf.strings.regex_replace(text, r"(\p{Han}+)", r" \1 ")
     text = tf.strings.regex_replace(text, r" +", " ")
+    if multi:  # `<` and `>` are symbols: put the language tokens back together
+        text = tf.strings.regex_replace(text, _LANGUAGE_TOKEN_SPLIT, r"<2\1>")
     return tf.strings.strip(text)
 
 
@@ -137,6 +153,12 @@ def _join_words(words: tf.RaggedTensor, standardization: str = "default") -> tf.
     text = tf.strings.reduce_join(words, axis=-1, separator=" ")
     if standardization == "zh":
         return tft.normalize_utf8(_join_chinese(text), "NFC")
+    if standardization == "multi":
+        # The target language of each row shows in its script: Chinese has Han characters.
+        # Words were lower-cased for every language, so Chinese rows get the capital too.
+        chinese = tf.strings.regex_full_match(text, r".*\p{Han}.*")
+        zh = _capitalize_first_letter(_join_words(words, "zh"))
+        return tf.where(chinese, zh, _join_words(words, "default"))
     text = tf.strings.regex_replace(text, _NO_SPACE_BEFORE, r"\1")
     text = tf.strings.regex_replace(text, _NO_SPACE_AFTER, r"\1")
     text = tf.strings.regex_replace(text, r" ?' ?", "'")
@@ -196,6 +218,9 @@ class Tokenizer(tf.Module):
             dupes = [t for t, c in collections.Counter(vocab).items() if c > 1]
             raise ValueError(f"vocabulary has duplicate tokens, e.g. {dupes[:5]!r}")
         self.vocab = tuple(vocab)
+        # Language tokens are for the source side: a decoder that emits one writes nothing.
+        reserved = RESERVED_TOKENS + LANGUAGE_TOKENS
+        self._silent_ids = len(reserved) if self.vocab[: len(reserved)] == reserved else 0
         self._vocab = tf.constant(vocab, tf.string)
         self._table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(self._vocab, tf.range(len(vocab), dtype=tf.int64)),
@@ -252,6 +277,8 @@ class Tokenizer(tf.Module):
         ids = tf.cast(tf.convert_to_tensor(ids), tf.int64)
         before_end = tf.math.cumsum(tf.cast(ids == END_ID, tf.int32), axis=-1) == 0
         keep = before_end & (ids != PAD_ID) & (ids != START_ID)
+        if self._silent_ids:
+            keep &= (ids < len(RESERVED_TOKENS)) | (ids >= self._silent_ids)
         ids = tf.ragged.boolean_mask(ids, keep)
         # Ids outside the vocabulary, past it or negative (a model cannot produce them,
         # but a caller might), read as [UNK] instead of failing in the gather.
@@ -378,7 +405,7 @@ class WordPieceTokenizer(Tokenizer):
         self, vocab: Sequence[str], name: str | None = None, standardization: str = "default"
     ):
         super().__init__(vocab, name=name, standardization=standardization)
-        zh = self.standardization == "zh"
+        zh = self.standardization in ("zh", "multi")
         self._wordpiece = tft.WordpieceTokenizer(
             self._table,
             token_out_type=tf.int64,
@@ -398,7 +425,9 @@ class WordPieceTokenizer(Tokenizer):
 
         Every character of the training text is in the vocabulary twice, alone and as a
         `##` continuation, so for Chinese (some 2,800 characters in cmn-eng) the
-        vocabulary holds at least twice as many tokens as there are characters.
+        vocabulary holds at least twice as many tokens as there are characters. The
+        `"multi"` standardization (one vocabulary over several languages) learns as
+        Chinese does and reserves `LANGUAGE_TOKENS` after `RESERVED_TOKENS`.
 
         Args:
             texts: raw training sentences.
@@ -411,7 +440,10 @@ class WordPieceTokenizer(Tokenizer):
         if vocab_size <= len(RESERVED_TOKENS):
             raise ValueError(f"vocab_size must be > {len(RESERVED_TOKENS)}, got {vocab_size!r}")
         lines = standardized_lines(texts, standardization=_check_standardization(standardization))
-        if standardization == "zh":
+        reserved = list(RESERVED_TOKENS[1:])
+        if standardization == "multi":
+            reserved += LANGUAGE_TOKENS  # ids 4 to 7, whatever the text holds
+        if standardization in ("zh", "multi"):
             # The BERT learner's own splitting would cut every Han character apart: count
             # the space-separated words (runs of Han characters) instead, and keep every
             # character, however rare, so that no run is dropped from the counts. The
@@ -419,11 +451,15 @@ class WordPieceTokenizer(Tokenizer):
             # instead of four learns cmn-eng in about 3.5 s per threshold tried, and its
             # pieces cut test sentences as short (7.75 tokens at 8,683 tokens of vocabulary,
             # against 7.92 at 7,500 with four). Thresholds from 2 to 1000 reach 8000.
-            counts = collections.Counter(w for line in lines for w in line.split(" ") if w)
+            # A multilingual vocabulary learns Chinese the same way, and the other
+            # languages' words with it.
+            counts = collections.Counter(
+                w for line in lines for w in line.split(" ") if w and w not in reserved
+            )
             vocab = wordpiece_tokenizer_learner_lib.learn(
                 counts,
                 vocab_size,
-                list(RESERVED_TOKENS[1:]),
+                reserved,
                 upper_thresh=1000,
                 lower_thresh=2,
                 num_iterations=1,

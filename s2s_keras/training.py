@@ -21,13 +21,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from s2s_keras import checks, distribute
+from s2s_keras import checks, distribute, multilingual
 from s2s_keras.bundle import TrainedModel
 from s2s_keras.checkpoints import TrainingBackup, resume_message
 from s2s_keras.errors import S2SError
 from s2s_keras.evaluation import MaskedAccuracy, MaskedLoss
 from s2s_keras.models import MODEL_NAMES, build_model, model_config
-from s2s_keras.pipeline import make_dataset
+from s2s_keras.pipeline import make_dataset, make_sampled_dataset
 from s2s_keras.text import TOKENIZER_KINDS, Tokenizer, learn_tokenizer
 from s2s_keras.types import Corpus, ParallelText
 
@@ -122,6 +122,19 @@ def compile_model(
         metrics=[MaskedAccuracy()],
     )
     return model
+
+
+class StepBudget(keras.callbacks.Callback):
+    """Stop training once the optimizer has taken `steps` steps, counted over the whole
+    run (a resumed run restores the count with the optimizer's state)."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = checks.positive_int("steps", steps)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) >= self.steps:
+            self.model.stop_training = True
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -235,7 +248,13 @@ RECIPES = {
 
 TOKENIZERS = TOKENIZER_KINDS  # "word", "character", "wordpiece"
 # What a resumed run may change (`--epochs 5` after `--epochs 3`): not checked on resume.
-_MAY_CHANGE_ON_RESUME = ("epochs", "max_minutes", "patience", "strategy", "deterministic")
+_MAY_CHANGE_ON_RESUME = ("epochs", "steps", "max_minutes", "patience", "strategy", "deterministic")
+# Settings added later, recorded only when set: a record written before they existed is
+# the record of the same settings today (`TrainSettings.from_record` reads it back).
+_RECORDED_WHEN_SET = ("steps", "temperature")
+# A run counted in steps is validated (and backed up) every this many steps.
+STEPS_PER_EPOCH = 1000
+DEFAULT_TEMPERATURE = 5.0  # of a multilingual corpus (Arivazhagan et al. 2019)
 
 
 @dataclass(frozen=True)
@@ -280,6 +299,13 @@ class TrainSettings:
         deterministic: call `tf.config.experimental.enable_op_determinism()` (for the
             rest of the process): with the same `seed`, the same weights on every run,
             or an error from an op that has no deterministic implementation.
+        steps: train for this many optimizer steps instead of `epochs` passes; the
+            training data repeats, and an "epoch" (validation, backup, early stopping)
+            is `STEPS_PER_EPOCH` steps (fewer for a smaller budget). `None` (the
+            default) counts epochs. A multilingual corpus is best counted in steps.
+        temperature: `T` of the sampling over the directions of a multilingual corpus
+            (`multilingual.sampling_probabilities`, p ∝ size^(1/T)); `None` means
+            `DEFAULT_TEMPERATURE` (5) there. Other corpora ignore it.
     """
 
     model: str = "bahdanau"
@@ -297,6 +323,8 @@ class TrainSettings:
     seed: int = 0
     strategy: str | tf.distribute.Strategy | None = None
     deterministic: bool = False
+    steps: int | None = None
+    temperature: float | None = None
 
     def __post_init__(self):
         if self.model not in MODEL_NAMES:
@@ -305,7 +333,7 @@ class TrainSettings:
             _check_config(self.model, self.config)
         for name in ("epochs", "batch_size", "max_length"):
             checks.positive_int(name, getattr(self, name))
-        for name in ("vocab_size", "warmup_steps", "patience"):
+        for name in ("vocab_size", "warmup_steps", "patience", "steps"):
             if getattr(self, name) is not None:
                 checks.positive_int(name, getattr(self, name))
         checks.non_negative_int("seed", self.seed)
@@ -314,7 +342,7 @@ class TrainSettings:
                 f"tokenizer must be one of {', '.join(map(repr, TOKENIZERS))} or None, "
                 f"got {self.tokenizer!r}"
             )
-        for name in ("learning_rate", "max_minutes"):
+        for name in ("learning_rate", "max_minutes", "temperature"):
             if getattr(self, name) is not None:
                 checks.positive_number(name, getattr(self, name))
         if self.label_smoothing is not None:
@@ -365,7 +393,31 @@ class TrainSettings:
             record["strategy"] = f"{kind} x{self.strategy.num_replicas_in_sync}"
         elif self.strategy is None:
             record["strategy"] = "default"
+        for name in _RECORDED_WHEN_SET:
+            if record[name] is None:
+                del record[name]
         return json.loads(json.dumps(record))  # tuples → lists, as they come back from disk
+
+    @classmethod
+    def from_record(cls, record: dict) -> TrainSettings:
+        """The settings of a `record()` (a run's `info` will do), strategy left default.
+
+        A record written before a setting existed gets that setting's default; keys
+        that are not settings (`corpus`, `params`, ...) are ignored.
+
+        Raises:
+            ValueError: a recorded value is not a valid setting.
+        """
+        names = {f.name for f in fields(cls)} - {"strategy"}
+        values = {k: v for k, v in record.items() if k in names}
+        if isinstance(values.get("config"), dict):
+            default = model_config(values.get("model", cls.model))
+            config = {
+                k: tuple(v) if isinstance(getattr(default, k, None), tuple) else v
+                for k, v in values["config"].items()
+            }
+            values["config"] = replace(default, **config)
+        return cls(**values)
 
 
 def _check_config(model: str, config) -> None:
@@ -431,6 +483,13 @@ def train(
                 "both a training and a validation split"
             )
     strategy = _start(settings)  # first: before TensorFlow runs any op
+    if distribute.uses_train_loop(strategy) and (
+        settings.steps or isinstance(corpus, multilingual.MultilingualCorpus)
+    ):
+        raise S2SError(
+            "the mirrored and multi-worker strategies train by epochs of one corpus; "
+            "train a step budget or a multilingual corpus with the default strategy"
+        )
     if not distribute.is_chief(strategy):  # a multi-worker cluster's other workers
         tensorboard_dir = None
         if backup_dir is not None:
@@ -441,6 +500,7 @@ def train(
     train_data, validation_data = _datasets(corpus, settings, tokenizers)
     network = _build_model(settings, strategy, tokenizers, validation_data)
     callbacks = _callbacks(settings, callbacks, tensorboard_dir)
+    epochs, steps_per_epoch = _schedule(corpus, settings)
     initial_epoch = 0
     if backup is not None:
         resume = backup.restore(network)
@@ -448,19 +508,29 @@ def train(
             initial_epoch = resume["epoch"]
             backup.seconds_before = float(resume.get("train_seconds", 0.0))  # older backups: 0
             if verbose:
-                print(resume_message(resume, backup.directory, settings.epochs), flush=True)
+                print(resume_message(resume, backup.directory, epochs), flush=True)
         callbacks.append(backup)
     seconds_before = 0.0 if backup is None else backup.seconds_before
     step_log = StepLog(LOG_EVERY)
     callbacks.append(step_log)
     start = time.monotonic()
     history, out_of_time = _fit(
-        network, strategy, settings, train_data, validation_data, initial_epoch, callbacks, verbose
+        network,
+        strategy,
+        settings,
+        train_data,
+        validation_data,
+        initial_epoch,
+        callbacks,
+        verbose,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
     )
     if step_log.steps:  # the training loop of the mirrored strategies calls no batch hooks
         history = {**history, **step_log.history()}
     info = {
         **_run_record(corpus, settings, strategy),
+        **_mixture_record(corpus, settings),
         "params": network.count_params(),
         # Counted over the whole run: a resumed run adds the epochs and seconds before.
         "epochs_run": initial_epoch + len(history.get("loss", [])),
@@ -500,11 +570,31 @@ def _run_record(corpus: Corpus, settings: TrainSettings, strategy) -> dict:
     }
 
 
+def _mixture_record(corpus: Corpus, settings: TrainSettings) -> dict:
+    """The directions and sampling probabilities of a multilingual corpus; `{}` otherwise."""
+    if not isinstance(corpus, multilingual.MultilingualCorpus):
+        return {}
+    temperature = _temperature(settings)
+    sizes = corpus.direction_sizes("train")
+    return {
+        "languages": list(corpus.languages),
+        "directions": list(corpus.direction_names()),
+        "sampling_temperature": temperature,
+        "sampling_probabilities": multilingual.sampling_probabilities(
+            {d: n for d, n in sizes.items() if n}, temperature
+        ),
+    }
+
+
+def _temperature(settings: TrainSettings) -> float:
+    return DEFAULT_TEMPERATURE if settings.temperature is None else settings.temperature
+
+
 def _backup(corpus: Corpus, settings: TrainSettings, directory, every: int | None):
     """A `TrainingBackup` that refuses a backup of a run with other settings."""
     fingerprint = {"corpus": corpus.name, "split_sizes": corpus.sizes(), **settings.record()}
     for key in _MAY_CHANGE_ON_RESUME:
-        del fingerprint[key]
+        fingerprint.pop(key, None)
     return TrainingBackup(directory, fingerprint=fingerprint, every_batches=every)
 
 
@@ -516,6 +606,19 @@ def _tokenizers(
     saved = backup.load_tokenizers() if resume else None
     if saved is not None:
         return saved
+    if isinstance(corpus, multilingual.MultilingualCorpus):
+        # One vocabulary for every language, on both sides (Johnson et al. 2017). Both
+        # directions of each pair are in the corpus, so the targets hold every sentence.
+        shared = learn_tokenizer(
+            corpus.train.target,
+            kind=settings.tokenizer,
+            vocab_size=settings.vocab_size,
+            language="mul",
+        )
+        tokenizers = (shared, shared)
+        if backup is not None:
+            backup.save_tokenizers(*tokenizers)
+        return tokenizers
     tokenizers = fit_tokenizers(
         corpus.train,
         kind=settings.tokenizer,
@@ -529,18 +632,42 @@ def _tokenizers(
 
 
 def _datasets(corpus: Corpus, settings: TrainSettings, tokenizers) -> list[tf.data.Dataset]:
-    """The training batches (shuffled) and the validation batches."""
-    return [
-        make_dataset(
-            split,
-            *tokenizers,
-            batch_size=settings.batch_size,
-            max_length=settings.max_length,
-            shuffle=shuffle,
-            seed=settings.seed,
+    """The training batches (shuffled; endless when counted in steps or sampled from the
+    directions of a multilingual corpus) and the validation batches."""
+    sizes = dict(batch_size=settings.batch_size, max_length=settings.max_length)
+    validation = make_dataset(corpus.validation, *tokenizers, shuffle=False, **sizes)
+    if isinstance(corpus, multilingual.MultilingualCorpus):
+        parts = multilingual.direction_parts(corpus, "train")
+        probabilities = multilingual.sampling_probabilities(
+            {d: len(p) for d, p in parts.items()}, _temperature(settings)
         )
-        for split, shuffle in ((corpus.train, True), (corpus.validation, False))
-    ]
+        train_data = make_sampled_dataset(
+            list(parts.values()),
+            list(probabilities.values()),
+            *tokenizers,
+            seed=settings.seed,
+            **sizes,
+        )
+    else:
+        train_data = make_dataset(corpus.train, *tokenizers, seed=settings.seed, **sizes)
+        if settings.steps:
+            train_data = train_data.repeat()
+    return [train_data, validation]
+
+
+def _schedule(corpus: Corpus, settings: TrainSettings) -> tuple[int, int | None]:
+    """`(epochs, steps_per_epoch)` of `fit`; `steps_per_epoch` is `None` for one pass.
+
+    A step budget is cut into epochs of `STEPS_PER_EPOCH` steps (`StepBudget` stops the
+    last one on time); a multilingual corpus without one has epochs of as many steps as
+    one pass over its training pairs would take.
+    """
+    if settings.steps:
+        per_epoch = min(settings.steps, STEPS_PER_EPOCH)
+        return -(-settings.steps // per_epoch), per_epoch
+    if isinstance(corpus, multilingual.MultilingualCorpus):
+        return settings.epochs, -(-len(corpus.train) // settings.batch_size)
+    return settings.epochs, None
 
 
 def _build_model(settings: TrainSettings, strategy, tokenizers, validation_data) -> keras.Model:
@@ -568,6 +695,8 @@ def _build_model(settings: TrainSettings, strategy, tokenizers, validation_data)
 def _callbacks(settings: TrainSettings, extra, tensorboard_dir) -> list[keras.callbacks.Callback]:
     """The caller's callbacks, then the time budget, early stopping and TensorBoard."""
     callbacks = list(extra)
+    if settings.steps is not None:
+        callbacks.append(StepBudget(settings.steps))
     if settings.max_minutes is not None:
         callbacks.append(TimeBudget(settings.max_minutes))
     if settings.patience is not None:
@@ -580,7 +709,17 @@ def _callbacks(settings: TrainSettings, extra, tensorboard_dir) -> list[keras.ca
 
 
 def _fit(
-    network, strategy, settings, train_data, validation_data, initial_epoch, callbacks, verbose
+    network,
+    strategy,
+    settings,
+    train_data,
+    validation_data,
+    initial_epoch,
+    callbacks,
+    verbose,
+    *,
+    epochs: int,
+    steps_per_epoch: int | None = None,
 ) -> tuple[dict, bool]:
     """Keras `fit`, or `distribute.train_loop` under the mirrored strategies.
 
@@ -610,7 +749,8 @@ def _fit(
         history = network.fit(
             train_data,
             validation_data=validation_data,
-            epochs=settings.epochs,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
             initial_epoch=initial_epoch,
             verbose=verbose,
             callbacks=callbacks,

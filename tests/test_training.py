@@ -233,7 +233,8 @@ def test_settings_fill_in_the_recipe_defaults_explicitly_and_record_them_as_json
     assert record["label_smoothing"] == 0.0  # 0 is a value, not "the recipe's" (0.1)
     assert record["config"] == asdict(model_config("transformer"))
     assert record["strategy"] == "default"
-    assert set(record) == {f for f in TrainSettings.__dataclass_fields__}
+    # Settings added later are recorded only when set, so older records stay the same.
+    assert set(record) == {f for f in TrainSettings.__dataclass_fields__} - {"steps", "temperature"}
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,18 @@ def add_arguments(subparsers) -> None:
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--epochs", type=positive(int), default=10)
+    parser.add_argument(
+        "--steps",
+        type=positive(int),
+        default=None,
+        help="train for N optimizer steps instead of --epochs (validated every 1000)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=positive(float),
+        default=None,
+        help="sampling over the directions of a multilingual corpus, p ~ size^(1/T) (default: 5)",
+    )
     parser.add_argument("--max-minutes", type=positive(float), default=None)
     parser.add_argument("--batch-size", type=positive(int), default=64)
     parser.add_argument(
@@ -113,6 +125,8 @@ def run(args) -> int:
     chief = distribute.is_chief(strategy)
 
     print(f"{corpus.name}: {corpus.sizes()}")
+    if hasattr(corpus, "direction_sizes"):  # a multilingual corpus
+        print(f"  training pairs by direction: {corpus.direction_sizes('train')}")
     settings = _settings(args, strategy)
     backup_dir = args.out.with_name(args.out.name + ".backup")
     trained, _ = train(
@@ -162,6 +176,8 @@ def _settings(args, strategy):
             seed=args.seed,
             strategy=strategy,
             deterministic=args.deterministic,
+            steps=args.steps,
+            temperature=args.temperature,
         )
     except ValueError as e:  # e.g. a negative --seed, or --set attention=... of another model
         raise S2SError(str(e)) from None

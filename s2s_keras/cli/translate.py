@@ -19,6 +19,12 @@ def add_arguments(subparsers) -> None:
     parser.add_argument("--batch-size", type=positive(int), default=64)
     add_decoding_options(parser, default_beam=1)
     parser.add_argument(
+        "--target-lang",
+        default=None,
+        metavar="LANG",
+        help="the language to translate into (a multilingual model needs it), e.g. fr",
+    )
+    parser.add_argument(
         "--input",
         type=Path,
         default=None,
@@ -58,6 +64,12 @@ def run(args) -> int:
     _check_paths(args)
     trained = TrainedModel.load(args.model)
     decoding = decoding_kwargs(args)
+    if trained.languages:  # a multilingual model: fail before reading any input
+        from s2s_keras.multilingual import check_language
+
+        check_language(args.target_lang, trained.languages)
+    if args.target_lang is not None:
+        decoding["target_lang"] = args.target_lang
     with contextlib.ExitStack() as stack:
         if args.text:
             # Arguments the shell could not decode carry surrogate escapes: back to bytes.
