@@ -26,6 +26,7 @@ from s2s_keras.text import Tokenizer, load_tokenizer
 
 _CKPT = re.compile(r"checkpoint-(\d+)\.weights\.h5")
 _STATE_ATTR = "s2s_keras_training_state"
+_BEST_GROUP = "s2s_keras_early_stopping_best"
 
 
 class TrainingBackup(keras.callbacks.Callback):
@@ -80,6 +81,9 @@ class TrainingBackup(keras.callbacks.Callback):
         self._started: float | None = None
         self._tokenizers: tuple[Tokenizer, Tokenizer] | None = None
         self._tokenizers_saved = False
+        # The run's `training.ResumableEarlyStopping`, if any: its state and best weights
+        # go into every checkpoint and come back on `restore`.
+        self.early_stopping = None
 
     def checkpoints(self) -> list[Path]:
         """The checkpoint files, oldest first (temporary files excluded)."""
@@ -128,9 +132,12 @@ class TrainingBackup(keras.callbacks.Callback):
             if load_into is not None:
                 try:
                     load_into.load_weights(path)
+                    best_weights = _read_best_weights(path)
                 except Exception as e:
                     unreadable.append(f"{path.name} ({type(e).__name__})")
                     continue
+                if self.early_stopping is not None and state.get("early_stopping"):
+                    self.early_stopping.resume_from(state["early_stopping"], best_weights)
             return {**state, "path": path, "unreadable": unreadable}
         if unreadable:
             raise S2SError(
@@ -209,11 +216,20 @@ class TrainingBackup(keras.callbacks.Callback):
             "train_seconds": round(self.train_seconds(), 1),
             "fingerprint": self.fingerprint,
         }
+        stopping = self.early_stopping
+        best_weights = None
+        if stopping is not None:
+            state["early_stopping"] = stopping.state()
+            best_weights = getattr(stopping, "best_weights", None)
         # Keras insists on the `.weights.h5` suffix, temporary files included.
         with atomic.replacing(final, suffix=".weights.h5") as tmp:
             self.model.save_weights(tmp)
             with h5py.File(tmp, "a") as f:
                 f.attrs[_STATE_ATTR] = json.dumps(state)
+                if best_weights is not None:  # the best epoch's weights, for the resume
+                    group = f.create_group(_BEST_GROUP)
+                    for i, array in enumerate(best_weights):
+                        group.create_dataset(str(i), data=array)
         for old in self.checkpoints()[: -self.keep]:
             old.unlink(missing_ok=True)
         return final
@@ -239,6 +255,17 @@ def resume_message(state: dict, directory: Path, epochs: int) -> str:
 
 def _index(path: Path) -> int:
     return int(_CKPT.fullmatch(path.name).group(1))
+
+
+def _read_best_weights(path: Path) -> list | None:
+    """The early-stopping best weights stored with a checkpoint, or `None`."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if _BEST_GROUP not in f:
+            return None
+        group = f[_BEST_GROUP]
+        return [group[str(i)][()] for i in range(len(group))]
 
 
 def _read_state(path: Path) -> dict:

@@ -156,6 +156,39 @@ class TimeBudget(keras.callbacks.Callback):
             self.stopped_early = True
 
 
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' `EarlyStopping` whose state survives a resume from a training backup.
+
+    Keras resets the best value, the epochs waited and the best weights when `fit`
+    begins, so a run resumed from a backup would start counting its patience again and
+    forget the best epoch before the kill: it can stop at another epoch, with other
+    weights, than the run that was never interrupted. `TrainingBackup` stores `state()`
+    and the best weights with every checkpoint; `resume_from` puts them back before `fit`.
+    """
+
+    def state(self) -> dict:
+        """`{"best", "wait", "best_epoch"}`, JSON-serialisable (`best` None before any epoch)."""
+        best = getattr(self, "best", None)
+        return {
+            "best": None if best is None else float(best),
+            "wait": int(getattr(self, "wait", 0)),
+            "best_epoch": int(getattr(self, "best_epoch", 0)),
+        }
+
+    def resume_from(self, state: dict, best_weights: list | None) -> None:
+        """Continue from a saved `state()` and best weights when `fit` begins."""
+        self._resumed = (state, best_weights)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        resumed = getattr(self, "_resumed", None)
+        if resumed is not None:
+            state, best_weights = resumed
+            self.best, self.wait = state["best"], state["wait"]
+            self.best_epoch = state["best_epoch"]
+            self.best_weights = best_weights
+
+
 # `train` records the training metrics every this many steps (`StepLog`).
 LOG_EVERY = 100
 
@@ -503,6 +536,9 @@ def train(
     epochs, steps_per_epoch = _schedule(corpus, settings)
     initial_epoch = 0
     if backup is not None:
+        backup.early_stopping = next(
+            (c for c in callbacks if isinstance(c, ResumableEarlyStopping)), None
+        )
         resume = backup.restore(network)
         if resume is not None:
             initial_epoch = resume["epoch"]
@@ -701,7 +737,7 @@ def _callbacks(settings: TrainSettings, extra, tensorboard_dir) -> list[keras.ca
         callbacks.append(TimeBudget(settings.max_minutes))
     if settings.patience is not None:
         callbacks.append(
-            keras.callbacks.EarlyStopping(patience=settings.patience, restore_best_weights=True)
+            ResumableEarlyStopping(patience=settings.patience, restore_best_weights=True)
         )
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(os.fspath(tensorboard_dir)))

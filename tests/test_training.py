@@ -358,3 +358,39 @@ def test_step_log_records_the_mean_of_each_window_of_steps_from_keras_running_me
     assert history == {"step": [2, 3, 4, 5], "step_loss": [3.0, 3.0, 1.0, 3.0], "val_step": [3, 5]}
     with pytest.raises(ValueError, match="every must be an integer >= 1"):
         StepLog(every=0)
+
+
+def test_early_stopping_keeps_its_best_epoch_and_patience_through_a_resume(tmp_path):
+    from s2s_keras.training import ResumableEarlyStopping
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    first = ResumableEarlyStopping(patience=2, restore_best_weights=True)
+    first.set_model(model)
+    first.on_train_begin()
+    for epoch, loss in enumerate([3.0, 2.0]):  # epoch 1 is the best so far
+        first.on_epoch_end(epoch, {"val_loss": loss})
+        if epoch == 0:
+            model.set_weights([w + 1 for w in model.get_weights()])  # epoch 1 moves them
+    best = [w.copy() for w in first.best_weights]
+    backup = TrainingBackup(tmp_path)
+    backup.set_model(model)
+    backup.early_stopping = first
+    backup.save(2, 0)
+
+    model.set_weights([w * 0 for w in model.get_weights()])  # what a new process has
+    resumed = ResumableEarlyStopping(patience=2, restore_best_weights=True)
+    resumed.set_model(model)
+    again = TrainingBackup(tmp_path)
+    again.early_stopping = resumed
+    assert again.restore(model)["early_stopping"] == {"best": 2.0, "wait": 0, "best_epoch": 1}
+    np.testing.assert_array_equal(model.get_weights()[0], best[0])  # the weights came back
+    resumed.on_train_begin()  # what fit calls: Keras alone would forget the best epoch here
+    model.set_weights([w * 0 for w in model.get_weights()])
+    for epoch, loss in ((2, 2.5), (3, 2.6)):  # no improvement twice: stop after epoch 3
+        resumed.on_epoch_end(epoch, {"val_loss": loss})
+    assert model.stop_training and resumed.stopped_epoch == 3
+    resumed.on_train_end()
+    for restored, expected in zip(model.get_weights(), best, strict=True):
+        np.testing.assert_array_equal(restored, expected)  # the best epoch's, from before
