@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from s2s_keras.models import MODEL_NAMES, model_config
-from s2s_keras.training import TrainSettings, train_or_load
+from s2s_keras.training import STEPS_PER_EPOCH, TrainSettings, train_or_load
 
 # Fields of `TrainSettings`. One pass over the 114,125 training pairs of spa-eng per model, capped at a wall-clock
 # budget so a notebook on a slow machine still finishes. RNNs: embeddings of 128, 256 GRU
@@ -55,10 +55,10 @@ CHINESE_SMOKE_PAIRS = {"train": 1500, "validation": 60, "test": 60}
 
 # Notebook 10's multilingual Transformer: the package's default Transformer on one
 # shared vocabulary of 16,000 WordPieces, trained for a budget of steps on the mixture
-# of six directions, sampled at temperature 5 (Arivazhagan et al. 2019). 40,000 steps of
-# 64 pairs see about 2.6 million pairs, some four passes over the 605,354 training pairs.
+# of six directions, sampled at temperature 5 (Arivazhagan et al. 2019). 20,000 steps of
+# 64 pairs see about 1.3 million pairs, some two passes over the 605,354 training pairs.
 MULTILINGUAL = {
-    "steps": 40_000,
+    "steps": 20_000,
     "batch_size": 64,
     "max_length": 64,
     "seed": 0,
@@ -73,6 +73,10 @@ MULTILINGUAL_SMOKE = {
     "temperature": 5.0,
     "vocab_size": 500,
 }
+# Notebook 10 compares temperature 1 with 5 at this many steps: the T = 1 run stops there,
+# and the course's run keeps its weights when it passes it (`training.SnapshotAt`).
+MULTILINGUAL_COMPARE_AT = 10_000
+MULTILINGUAL_SMOKE_COMPARE_AT = 10
 # Back up a multilingual run this often, so a run that spans sessions loses little.
 MULTILINGUAL_BACKUP_EVERY = 500
 
@@ -80,6 +84,11 @@ MULTILINGUAL_BACKUP_EVERY = 500
 def multilingual_corpus_name(smoke: bool) -> str:
     """Notebook 10's corpus: `tatoeba-multi`, `toy-multi` when smoking."""
     return "toy-multi" if smoke else "tatoeba-multi"
+
+
+def multilingual_compare_at(smoke: bool = False) -> int:
+    """The step count at which notebook 10 compares sampling temperatures."""
+    return MULTILINGUAL_SMOKE_COMPARE_AT if smoke else MULTILINGUAL_COMPARE_AT
 
 
 def multilingual_settings(smoke: bool = False, **overrides) -> TrainSettings:
@@ -95,11 +104,17 @@ def multilingual_settings(smoke: bool = False, **overrides) -> TrainSettings:
     return TrainSettings(model="transformer", config=config, **budget)
 
 
+def _snapshot_name(steps: int) -> str:
+    return f"step-{steps}.weights.h5"
+
+
 def train_multilingual(corpus, smoke: bool = False, *, name: str = "transformer", **overrides):
     """Train (or load) notebook 10's multilingual model on `corpus`, backed up as it goes.
 
     A run killed midway resumes from its backup when called again with the same
-    settings (`training.train`'s `backup_dir`).
+    settings (`training.train`'s `backup_dir`). A run longer than
+    `multilingual_compare_at(smoke)` steps keeps its weights at that step in its folder
+    (`multilingual_at_step` loads them).
 
     Args:
         corpus: a multilingual corpus (`corpora.load_corpus("tatoeba-multi")`).
@@ -110,16 +125,79 @@ def train_multilingual(corpus, smoke: bool = False, *, name: str = "transformer"
     Returns:
         `(trained_model, history)` as `training.train_or_load` returns them.
     """
+    from s2s_keras.training import SnapshotAt
+
     directory = runs_dir() / corpus.name / name
     chosen = multilingual_settings(smoke, **overrides)
-    return train_or_load(
+    compare_at = multilingual_compare_at(smoke)
+    snapshot = directory.with_name(f"{name}.{_snapshot_name(compare_at)}")
+    callbacks = [SnapshotAt(compare_at, snapshot)] if chosen.steps > compare_at else []
+    trained, history = train_or_load(
         directory,
         corpus,
         chosen,
         verbose=2,
         backup_dir=directory.with_name(f"{name}.backup"),
         backup_every=MULTILINGUAL_BACKUP_EVERY,
+        callbacks=callbacks,
     )
+    if not trained.info["reused"] and snapshot.is_file():
+        snapshot.replace(directory / _snapshot_name(compare_at))  # kept with its run
+    return trained, history
+
+
+def multilingual_at_step(corpus, steps: int, *, name: str = "transformer"):
+    """Run `name` of `train_multilingual` on `corpus` as it was after `steps` steps (a
+    run keeps its weights at `multilingual_compare_at`).
+
+    Raises:
+        S2SError: the run kept no weights at that step.
+    """
+    from s2s_keras.bundle import TrainedModel
+    from s2s_keras.errors import S2SError
+
+    directory = runs_dir() / corpus.name / name
+    snapshot = directory / _snapshot_name(steps)
+    if not snapshot.is_file():
+        raise S2SError(f"{str(directory)!r} kept no weights at step {steps:,}")
+    earlier = TrainedModel.load(directory)
+    earlier.model.load_weights(snapshot)
+    earlier.info.update(
+        steps_run=steps,
+        epochs_run=-(-steps // STEPS_PER_EPOCH),
+        train_seconds=None,  # not recorded at the snapshot
+        reused=True,
+        snapshot=snapshot.name,
+    )
+    return earlier
+
+
+def matched_steps(corpus, direction: str, smoke: bool = False) -> int:
+    """The steps a bilingual model of the same batch size needs to see as many pairs of
+    `direction` as notebook 10's multilingual model sees in expectation.
+
+    Example:
+        >>> from s2s_keras.corpora import load_corpus
+        >>> matched_steps(load_corpus("toy-multi"), "es-en", smoke=True)
+        8
+    """
+    from s2s_keras.multilingual import sampling_probabilities
+
+    chosen = multilingual_settings(smoke)
+    share = sampling_probabilities(corpus.direction_sizes("train"), chosen.temperature)
+    return max(1, round(chosen.steps * share[direction]))
+
+
+def train_matched(corpus, steps: int, smoke: bool = False, *, verbose=2):
+    """The course's Transformer trained on a bilingual `corpus` for `steps` steps
+    (`matched_steps`), notebook 10's baseline for a large pair.
+
+    Returns:
+        `(trained_model, history)` as `training.train_or_load` returns them.
+    """
+    directory = runs_dir() / corpus.name / f"transformer-{steps}-steps"
+    chosen = replace(settings("transformer", smoke), steps=steps, max_minutes=None)
+    return train_or_load(directory, corpus, chosen, verbose=verbose)
 
 
 def corpus_name(smoke: bool) -> str:
@@ -227,9 +305,13 @@ def model_facts(name: str, info: Mapping) -> str:
     where = (
         f"reused (trained {when})" if info.get("reused") else f"trained in this notebook ({when})"
     )
+    if info.get("snapshot"):
+        where = f"its weights at that step, kept by a longer run (trained {when})"
+    seconds = info.get("train_seconds")
+    took = f"{seconds:.0f} s" if seconds is not None else "time not recorded"
     return (
         f"{name}: {info['params']:,} parameters, {info['epochs_run']} epochs, "
-        f"{info['steps_run']:,} steps, {info['train_seconds']:.0f} s on {info['hardware']}; {where}"
+        f"{info['steps_run']:,} steps, {took} on {info['hardware']}; {where}"
     )
 
 

@@ -137,6 +137,33 @@ class StepBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class SnapshotAt(keras.callbacks.Callback):
+    """Save the model's weights once the optimizer has taken `steps` steps.
+
+    Notebook 10 compares two runs at the same step count, one of which trains longer:
+    this keeps the longer run's weights at the shorter run's budget. The file is written
+    atomically (`atomic.replacing`); a resumed run that already passed `steps` leaves it.
+
+    Args:
+        steps: the step count to keep (>= 1).
+        path: the `.weights.h5` file to write.
+    """
+
+    def __init__(self, steps: int, path: str | os.PathLike):
+        super().__init__()
+        self.steps = checks.positive_int("steps", steps)
+        self.path = Path(path)
+        if not self.path.name.endswith(".weights.h5"):
+            raise ValueError(f"path must end in .weights.h5, got {str(path)!r}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.steps:
+            from s2s_keras import atomic
+
+            with atomic.replacing(self.path, suffix=".weights.h5") as tmp:
+                self.model.save_weights(tmp)
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stop training once `minutes` of wall time have passed (checked after each batch)."""
 
