@@ -321,7 +321,7 @@ def zero_shot_set(
         data = corpus.direction("test", language, PIVOT)
         found: dict[str, list[str]] = {}
         for source, english in zip(data.source, data.target, strict=True):
-            sentence = _without_token(source)
+            sentence = without_language_token(source)
             found.setdefault(english.strip(), [])
             if sentence not in found[english.strip()]:
                 found[english.strip()].append(sentence)
@@ -338,8 +338,11 @@ def zero_shot_set(
     return ZeroShotSet(source_lang, target_lang, tuple(sources), tuple(references), tuple(pivots))
 
 
-def _without_token(source: str) -> str:
-    """A source sentence without its leading language token."""
+def without_language_token(source: str) -> str:
+    """A source sentence without its leading language token: `"<2en> Hola."` → `"Hola."`
+
+    Bilingual models are evaluated on the multilingual corpus's test pairs this way.
+    """
     head, _, rest = source.partition(" ")
     return rest if head.startswith("<2") and head.endswith(">") else source
 

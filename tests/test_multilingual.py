@@ -230,7 +230,7 @@ def test_course_settings_of_the_multilingual_transformer():
     full = course.multilingual_settings()
     assert (full.model, full.steps, full.batch_size, full.vocab_size, full.temperature) == (
         "transformer",
-        40_000,
+        5_000,
         64,
         16_000,
         5.0,
@@ -238,6 +238,20 @@ def test_course_settings_of_the_multilingual_transformer():
     assert course.multilingual_settings(temperature=1.0).temperature == 1.0
     assert course.multilingual_settings(smoke=True).steps < 100
     assert course.multilingual_corpus_name(True) == "toy-multi"
+    # T = 1 is compared with T = 5 half-way through the course's run
+    assert course.multilingual_compare_at() == 2_500 == full.steps // 2
+    assert course.multilingual_compare_at(True) < course.multilingual_settings(smoke=True).steps
+
+
+def test_the_matched_bilingual_baseline_sees_the_pairs_the_multilingual_model_draws():
+    from s2s_keras import course
+    from s2s_keras.multilingual import sampling_probabilities
+    sizes = {"es-en": 300, "en-es": 300, "fr-en": 100, "en-fr": 100}
+    corpus = type("C", (), {"direction_sizes": lambda self, split: sizes})()
+    share = sampling_probabilities(sizes, 5.0)["es-en"]  # 300^0.2 / (2·300^0.2 + 2·100^0.2)
+    assert share == pytest.approx(0.27736, abs=1e-5)
+    assert course.matched_steps(corpus, "es-en") == 1387  # 5,000 · 0.27736
+    assert course.matched_steps(corpus, "fr-en", smoke=True) == 7  # 30 · 0.2226, rounded
 
 
 def test_wrong_language_rate_and_identifier_accuracy():

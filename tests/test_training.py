@@ -394,3 +394,28 @@ def test_early_stopping_keeps_its_best_epoch_and_patience_through_a_resume(tmp_p
     resumed.on_train_end()
     for restored, expected in zip(model.get_weights(), best, strict=True):
         np.testing.assert_array_equal(restored, expected)  # the best epoch's, from before
+
+
+def test_snapshot_at_keeps_the_weights_of_that_step_and_only_those(tmp_path):
+    from s2s_keras.training import SnapshotAt
+
+    def fitted(steps, callbacks=()):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        x = np.arange(16, dtype="float32").reshape(8, 2) / 16
+        model.fit(x, x[:, :1], batch_size=2, epochs=1, steps_per_epoch=steps, verbose=0,
+                  shuffle=False, callbacks=list(callbacks))
+        return model
+
+    path = tmp_path / "step-2.weights.h5"
+    longer = fitted(4, [SnapshotAt(2, path)])
+    shorter = fitted(2)
+    kept = keras.models.clone_model(longer)
+    kept.load_weights(path)
+    for got, expected in zip(kept.get_weights(), shorter.get_weights(), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert not np.allclose(longer.get_weights()[0], shorter.get_weights()[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["step-2.weights.h5"]  # no temporaries
+    with pytest.raises(ValueError, match=r"\.weights\.h5"):
+        SnapshotAt(2, tmp_path / "step-2.h5")

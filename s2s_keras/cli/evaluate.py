@@ -75,7 +75,11 @@ def run(args) -> int:
         data = corpus.direction(args.split, source_lang, target_lang)
         name = f"{corpus.name} {source_lang}→{target_lang}"
     hyps = trained.translate(data.source, progress=sys.stderr.isatty(), **decoding_kwargs(args))
-    sources = [_without_token(s) for s in data.source] if trained.languages else data.source
+    sources = data.source
+    if trained.languages:
+        from s2s_keras.multilingual import without_language_token
+
+        sources = [without_language_token(s) for s in data.source]
     scores = {
         "corpus": corpus.name,
         "split": args.split,
@@ -160,11 +164,6 @@ def _zero_shot(args, trained, corpus) -> int:
         )
         print(f"  {direct['bleu_signature']}\n  {direct['chrf_signature']}")
     return 0
-
-
-def _without_token(source: str) -> str:
-    head, _, rest = source.partition(" ")
-    return rest if head.startswith("<2") and head.endswith(">") else source
 
 
 def _model_facts(trained) -> dict:
