@@ -15,7 +15,8 @@ def test_settings_are_train_settings_of_that_model_for_every_model(name, smoke):
     settings = course.settings(name, smoke)
     assert isinstance(settings, TrainSettings)
     assert settings.model == name and type(settings.config) is type(model_config(name))
-    assert settings.epochs == 1 and settings.max_minutes == (None if smoke else 10.0)
+    # An epoch budget, never a clock: a busy machine changes the wall time, not the model.
+    assert settings.epochs == (1 if smoke else 4) and settings.max_minutes is None
     rnn_rate = None if smoke or name == "transformer" else course.RNN_LEARNING_RATE
     assert settings.learning_rate == rnn_rate
 
