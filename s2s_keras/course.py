@@ -337,12 +337,13 @@ def run_id(smoke: bool = False) -> str:
     return f"{__version__}-{'smoke-' if smoke else ''}{digest[:10]}"
 
 
-def model_facts(name: str, info: Mapping) -> str:
+def model_facts(name: str, info: Mapping, *, here: str = "this notebook") -> str:
     """One line of facts about a course model, for a notebook's last cell.
 
     Args:
         name: the model's `--model` name.
         info: its `TrainedModel.info` (`run.json`).
+        here: what trained it when it was not reused.
 
     Example:
         >>> model_facts("seq2seq", {"params": 1200, "epochs_run": 2, "steps_run": 80,
@@ -351,9 +352,7 @@ def model_facts(name: str, info: Mapping) -> str:
         'seq2seq: 1,200 parameters, 2 epochs, 80 steps, 12 s on CPU x2; reused (trained 2026-12-02T16:00:00Z)'
     """
     when = info.get("finished_at", "at an unrecorded time")
-    where = (
-        f"reused (trained {when})" if info.get("reused") else f"trained in this notebook ({when})"
-    )
+    where = f"reused (trained {when})" if info.get("reused") else f"trained in {here} ({when})"
     if info.get("snapshot"):
         where = f"its weights at that step, kept by a longer run (trained {when})"
     seconds = info.get("train_seconds")
@@ -433,7 +432,7 @@ def main(argv=None) -> int:
     corpus = load_corpus(corpus_name(False))
     for name in args.models or MODEL_NAMES:
         trained, _ = train(name, corpus)
-        print(model_facts(name, trained.info), flush=True)
+        print(model_facts(name, trained.info, here="this command"), flush=True)
     return 0
 
 

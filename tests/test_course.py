@@ -124,3 +124,15 @@ def test_results_json_holds_the_run_id_and_each_model_and_smoke_runs_stay_under_
     assert full == tmp_path / "notebooks" / "results.json"
     with pytest.raises(ValueError, match="lack beam4_chrf"):
         course.write_results({"x": {"info": INFO, **{k: 1 for k in list(scores)[:3]}}}, path=full)
+
+
+def test_model_facts_name_what_trained_a_model_that_no_notebook_trained():
+    facts = course.model_facts("bahdanau", INFO, here="this command")
+    assert facts.endswith("; trained in this command (2026-12-02T16:00:00Z)")
+
+
+def test_the_course_command_refuses_an_unknown_model_before_loading_any_corpus(capsys):
+    with pytest.raises(SystemExit) as exited:
+        course.main(["seq2seq", "lstm"])
+    assert exited.value.code == 2
+    assert "unknown model 'lstm': choose from seq2seq, bahdanau" in capsys.readouterr().err
