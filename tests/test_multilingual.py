@@ -246,6 +246,7 @@ def test_course_settings_of_the_multilingual_transformer():
 def test_the_matched_bilingual_baseline_sees_the_pairs_the_multilingual_model_draws():
     from s2s_keras import course
     from s2s_keras.multilingual import sampling_probabilities
+
     sizes = {"es-en": 300, "en-es": 300, "fr-en": 100, "en-fr": 100}
     corpus = type("C", (), {"direction_sizes": lambda self, split: sizes})()
     share = sampling_probabilities(sizes, 5.0)["es-en"]  # 300^0.2 / (2·300^0.2 + 2·100^0.2)

@@ -404,8 +404,16 @@ def test_snapshot_at_keeps_the_weights_of_that_step_and_only_those(tmp_path):
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
         model.compile(keras.optimizers.SGD(0.1), "mse")
         x = np.arange(16, dtype="float32").reshape(8, 2) / 16
-        model.fit(x, x[:, :1], batch_size=2, epochs=1, steps_per_epoch=steps, verbose=0,
-                  shuffle=False, callbacks=list(callbacks))
+        model.fit(
+            x,
+            x[:, :1],
+            batch_size=2,
+            epochs=1,
+            steps_per_epoch=steps,
+            verbose=0,
+            shuffle=False,
+            callbacks=list(callbacks),
+        )
         return model
 
     path = tmp_path / "step-2.weights.h5"
