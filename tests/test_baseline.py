@@ -88,5 +88,9 @@ def test_the_same_seed_0_training_run_gives_the_same_losses(name):
         verbose=0,
     )
     assert trained.info["steps_run"] == expected["steps_run"]
-    np.testing.assert_allclose(history["loss"], expected["losses"], rtol=1e-4)
-    np.testing.assert_allclose(history["val_loss"], expected["val_losses"], rtol=1e-4)
+    # TensorFlow's multithreaded CPU kernels are not bitwise reproducible (summation order
+    # varies with the thread schedule); over six epochs the validation loss drifted by up
+    # to 1.2e-4 of itself between runs of this code. A changed model, initialisation or
+    # pipeline moves these losses by orders of magnitude more than 1e-3.
+    np.testing.assert_allclose(history["loss"], expected["losses"], rtol=1e-3)
+    np.testing.assert_allclose(history["val_loss"], expected["val_losses"], rtol=1e-3)
