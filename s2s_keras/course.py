@@ -309,15 +309,27 @@ def settings(name: str, smoke: bool = False, corpus: str | None = None) -> Train
     )
 
 
+# Models whose weights at the end of every epoch the course keeps (`at_epoch`): notebook
+# 06 counts the Transformer's loops after each epoch of the same run.
+KEEP_EPOCH_WEIGHTS = ("transformer",)
+
+
 def train(name: str, corpus, smoke: bool = False, *, retrain: bool = False, verbose=2):
     """Train `name` on `corpus` with the course settings, or load the saved model.
+
+    A model of `KEEP_EPOCH_WEIGHTS` keeps its weights after every epoch in its folder's
+    `epochs/` (`at_epoch` loads them).
 
     Returns:
         `(trained_model, history)` as `training.train_or_load` returns them.
     """
+    from s2s_keras.training import EpochSnapshots
+
     directory = runs_dir() / corpus.name / name
     chosen = settings(name, smoke, corpus=corpus.name)
-    return train_or_load(
+    snapshots = directory.with_name(f"{name}.epochs")
+    keep = name in KEEP_EPOCH_WEIGHTS
+    trained, history = train_or_load(
         directory,
         corpus,
         chosen,
@@ -325,7 +337,44 @@ def train(name: str, corpus, smoke: bool = False, *, retrain: bool = False, verb
         verbose=verbose,
         backup_dir=directory.with_name(f"{name}.backup"),
         backup_every=BACKUP_EVERY,
+        callbacks=[EpochSnapshots(snapshots)] if keep else [],
     )
+    if keep and not trained.info["reused"] and snapshots.is_dir():
+        target = directory / "epochs"
+        if target.exists():
+            import shutil
+
+            shutil.rmtree(target)
+        snapshots.replace(target)  # kept with its run
+    return trained, history
+
+
+def at_epoch(name: str, corpus, epoch: int, smoke: bool = False):
+    """The course model `name` on `corpus` as it was after `epoch` epochs of its training
+    (kept for `KEEP_EPOCH_WEIGHTS`), with `info` saying so.
+
+    Raises:
+        S2SError: the run kept no weights for that epoch (train it with `train` first).
+    """
+    from s2s_keras.bundle import TrainedModel
+    from s2s_keras.errors import S2SError
+    from s2s_keras.training import epoch_weights_name
+
+    directory = runs_dir() / corpus.name / name
+    weights = directory / "epochs" / epoch_weights_name(epoch)
+    if not weights.is_file():
+        raise S2SError(f"{str(directory)!r} kept no weights after epoch {epoch}")
+    earlier = TrainedModel.load(directory)
+    earlier.model.load_weights(weights)
+    steps_per_epoch = earlier.info["steps_run"] // max(1, earlier.info["epochs_run"])
+    earlier.info.update(
+        epochs_run=epoch,
+        steps_run=steps_per_epoch * epoch,
+        train_seconds=None,  # not recorded at the snapshot
+        reused=True,
+        snapshot=weights.name,
+    )
+    return earlier
 
 
 def run_id(smoke: bool = False) -> str:
@@ -374,6 +423,42 @@ def model_facts(name: str, info: Mapping, *, here: str = "this notebook") -> str
         f"{name}: {info['params']:,} parameters, {info['epochs_run']} epochs, "
         f"{info['steps_run']:,} steps, {took} on {info['hardware']}; {where}"
     )
+
+
+def closing_report(
+    start: float,
+    models: Mapping[str, Mapping] | None = None,
+    *,
+    corpus: str,
+    smoke: bool = False,
+    here: str = "this notebook",
+) -> str:
+    """The text of a notebook's last cell: where and how long it ran, the course run id
+    and the facts of every model it used (`model_facts`).
+
+    Args:
+        start: `time.monotonic()` when the notebook began.
+        models: name → `TrainedModel.info` of each model the notebook trained or reused.
+        corpus: the corpus (or corpora) it used, as text.
+        smoke: whether it ran in smoke mode (the run id says so).
+        here: what trained a model that was not reused.
+
+    Example:
+        >>> import time
+        >>> report = closing_report(time.monotonic(), corpus="toy", smoke=True)
+        >>> report.startswith("Ran on "), "course run id: " in report
+        (True, True)
+    """
+    import time
+
+    from s2s_keras.training import hardware_description
+
+    lines = [
+        f"Ran on {hardware_description()} in {time.monotonic() - start:.0f} s (corpus {corpus}).",
+        f"course run id: {run_id(smoke)}",
+    ]
+    lines += [model_facts(name, info, here=here) for name, info in (models or {}).items()]
+    return "\n".join(lines)
 
 
 RESULT_KEYS = ("greedy_bleu", "greedy_chrf", "beam4_bleu", "beam4_chrf")

@@ -164,6 +164,36 @@ class SnapshotAt(keras.callbacks.Callback):
                 self.model.save_weights(tmp)
 
 
+class EpochSnapshots(keras.callbacks.Callback):
+    """Save the model's weights at the end of every epoch, as `epoch-N.weights.h5`.
+
+    Notebook 06 asks how the Transformer's loops change with training length: these are
+    the same run's weights after 1, 2, ... epochs. Each file is written atomically
+    (`atomic.replacing`); a resumed run rewrites only the epochs it trains.
+
+    Args:
+        directory: the folder to write into (created when missing).
+    """
+
+    def __init__(self, directory: str | os.PathLike):
+        super().__init__()
+        self.directory = Path(directory)
+
+    def on_epoch_end(self, epoch, logs=None):
+        from s2s_keras import atomic
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with atomic.replacing(
+            self.directory / epoch_weights_name(epoch + 1), suffix=".weights.h5"
+        ) as tmp:
+            self.model.save_weights(tmp)
+
+
+def epoch_weights_name(epoch: int) -> str:
+    """The file `EpochSnapshots` writes for `epoch` (counted from 1)."""
+    return f"epoch-{checks.positive_int('epoch', epoch)}.weights.h5"
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stop training once `minutes` of wall time have passed (checked after each batch)."""
 

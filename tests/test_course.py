@@ -144,3 +144,51 @@ def test_the_course_command_refuses_an_unknown_model_before_loading_any_corpus(c
         course.main(["seq2seq", "lstm"])
     assert exited.value.code == 2
     assert "unknown model 'lstm': choose from seq2seq, bahdanau" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_transformer_keeps_its_weights_after_every_epoch(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from s2s_keras.errors import S2SError
+    from s2s_keras.toy import make_toy_corpus
+
+    monkeypatch.setenv("S2S_RUNS_DIR", str(tmp_path))
+    monkeypatch.setattr(course, "SMOKE", {**course.SMOKE, "epochs": 2})
+    corpus = make_toy_corpus(150, seed=1)
+    corpus = replace(corpus, name="toy-epochs")
+    trained, _ = course.train("transformer", corpus, smoke=True, verbose=0)
+    kept = tmp_path / "course" / "toy-epochs" / "transformer" / "epochs"
+    assert sorted(p.name for p in kept.iterdir()) == ["epoch-1.weights.h5", "epoch-2.weights.h5"]
+    assert not (tmp_path / "course" / "toy-epochs" / "transformer.epochs").exists()
+    sources = list(corpus.test.source[:5])
+    last = course.at_epoch("transformer", corpus, 2, smoke=True)
+    assert last.translate(sources) == trained.translate(sources)
+    first = course.at_epoch("transformer", corpus, 1, smoke=True)
+    assert (first.info["epochs_run"], first.info["steps_run"]) == (
+        1,
+        trained.info["steps_run"] // 2,
+    )
+    assert first.info["snapshot"] == "epoch-1.weights.h5" and first.info["train_seconds"] is None
+    with pytest.raises(S2SError, match="no weights after epoch 3"):
+        course.at_epoch("transformer", corpus, 3, smoke=True)
+
+
+def test_the_closing_report_names_the_hardware_the_run_id_and_every_model():
+    import time
+
+    info = {
+        "params": 10,
+        "epochs_run": 1,
+        "steps_run": 5,
+        "train_seconds": 2.0,
+        "hardware": "CPU x2",
+        "reused": False,
+        "finished_at": "2026-12-03T00:00:00Z",
+    }
+    lines = course.closing_report(
+        time.monotonic(), {"seq2seq": info}, corpus="toy", smoke=True
+    ).split("\n")
+    assert lines[0].startswith("Ran on ") and lines[0].endswith("(corpus toy).")
+    assert lines[1] == f"course run id: {course.run_id(True)}"
+    assert lines[2:] == [course.model_facts("seq2seq", info)]
