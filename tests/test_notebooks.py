@@ -65,3 +65,18 @@ def test_notebooks_are_valid_nbformat_with_cell_ids(path):
     nbformat = pytest.importorskip("nbformat")
     nbformat.validate(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
     assert all("id" in cell for cell in cells(path))
+
+
+def test_the_time_at_the_top_of_each_notebook_is_read_from_the_saved_outputs():
+    # `python -m s2s_keras.series notebooks` writes it; a typed or stale figure fails here.
+    from s2s_keras import series
+
+    records = [series.read_record(p.stem, cells(p)) for p in NOTEBOOKS]
+    stamped = [
+        [line for line in source(cells(p)[0]).splitlines() if line.startswith(series.TIME_LINE)]
+        for p in NOTEBOOKS
+    ]
+    if not any(stamped):
+        pytest.skip("no notebook is stamped yet")
+    expected = [[series.time_line(row)] for row in series.series_times(records)]
+    assert stamped == expected
