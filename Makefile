@@ -10,7 +10,7 @@ S2S_DATA_DIR ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
 export S2S_DATA_DIR
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test lab lint format clean cjk-font
+.PHONY: demo test lab lint format clean cjk-font course series
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,20 @@ cjk-font:
 test: $(VENV)/.installed cjk-font
 	$(BIN)/ruff check s2s_keras tests
 	S2S_SMOKE=1 $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env tests notebooks
+
+# The course as one series (hours on a CPU): train the models of notebooks 02-06 (resumable),
+# execute every notebook in full in place reusing them, then write each notebook's measured
+# time at its top and pin its Colab install to the commit the series ran on.
+course: $(VENV)/.installed
+	$(BIN)/python -m s2s_keras.course
+
+series: course cjk-font
+	@git diff --quiet HEAD -- s2s_keras pyproject.toml || \
+	  { echo "commit the package first: the notebooks are pinned to the commit they ran on"; exit 1; }
+	for nb in notebooks/[0-9][0-9]_*.ipynb; do \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; done
+	$(BIN)/python -m s2s_keras.series notebooks --pin "$$(git rev-parse HEAD)"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check s2s_keras tests

@@ -256,8 +256,19 @@ def corpus_name(smoke: bool) -> str:
 
 
 def runs_dir() -> Path:
-    """Where trained models are kept: `$S2S_RUNS_DIR`, or `runs/course` under the cwd."""
-    return Path(os.environ.get("S2S_RUNS_DIR", "runs")) / "course"
+    """Where trained models are kept: `$S2S_RUNS_DIR/course`, by default `runs/course`.
+
+    The default is the repository's `runs/` whether the current directory is the
+    repository or its `notebooks/` (where Jupyter runs a notebook), so models that
+    `python -m s2s_keras.course` trained from the repository are the notebooks' too.
+    """
+    chosen = os.environ.get("S2S_RUNS_DIR")
+    if chosen:
+        return Path(chosen) / "course"
+    here = Path.cwd()
+    if here.name == "notebooks" and (here.parent / "pyproject.toml").is_file():
+        return here.parent / "runs" / "course"
+    return Path("runs") / "course"
 
 
 def chinese_corpus(name: str = "cmn-eng", smoke: bool = False):

@@ -1,5 +1,7 @@
 """The course settings the notebooks share (s2s_keras.course)."""
 
+from pathlib import Path
+
 import pytest
 
 from s2s_keras import course
@@ -192,3 +194,15 @@ def test_the_closing_report_names_the_hardware_the_run_id_and_every_model():
     assert lines[0].startswith("Ran on ") and lines[0].endswith("(corpus toy).")
     assert lines[1] == f"course run id: {course.run_id(True)}"
     assert lines[2:] == [course.model_facts("seq2seq", info)]
+
+
+def test_the_notebooks_and_the_repository_share_one_runs_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("S2S_RUNS_DIR", raising=False)
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert course.runs_dir() == tmp_path / "runs" / "course"
+    monkeypatch.chdir(tmp_path)
+    assert course.runs_dir() == Path("runs") / "course"
+    monkeypatch.setenv("S2S_RUNS_DIR", str(tmp_path / "elsewhere"))
+    assert course.runs_dir() == tmp_path / "elsewhere" / "course"
