@@ -257,6 +257,48 @@ def bleu_by_length(
     return rows
 
 
+def bleu_gap_by_length(baseline: Sequence[dict], system: Sequence[dict]) -> list[dict]:
+    """The BLEU gap, bucket by bucket, between two `bleu_by_length` results.
+
+    Both must come from the same source sentences and edges (notebook 04: the attention
+    model against notebook 02's context-vector model on the test split), so each bucket
+    holds the same sentences for both; a gap above 0 means `system` scores higher there.
+
+    Args:
+        baseline, system: the rows of `bleu_by_length` for the two models.
+
+    Returns:
+        One dict per bucket, in order: `{"bucket": "5-9", "sentences": n, "baseline":
+        float, "system": float, "gap": system - baseline}`.
+
+    Raises:
+        ValueError: the buckets or their sentence counts differ (not the same sentences).
+
+    Example:
+        >>> rows = bleu_gap_by_length([{"bucket": "0-4", "sentences": 3, "bleu": 10.0}],
+        ...                           [{"bucket": "0-4", "sentences": 3, "bleu": 12.5}])
+        >>> rows[0]["gap"]
+        2.5
+    """
+    buckets = [(r["bucket"], r["sentences"]) for r in baseline]
+    others = [(r["bucket"], r["sentences"]) for r in system]
+    if buckets != others:
+        raise ValueError(
+            f"the buckets (bucket, sentences) differ: {buckets} against {others}; score both "
+            "models with bleu_by_length on the same sources and edges"
+        )
+    return [
+        {
+            "bucket": base["bucket"],
+            "sentences": base["sentences"],
+            "baseline": base["bleu"],
+            "system": other["bleu"],
+            "gap": other["bleu"] - base["bleu"],
+        }
+        for base, other in zip(baseline, system, strict=True)
+    ]
+
+
 def paired_bootstrap(
     baseline: Sequence[str],
     system: Sequence[str],

@@ -6,6 +6,7 @@ import pytest
 
 from s2s_keras.evaluation import (
     bleu_by_length,
+    bleu_gap_by_length,
     corpus_scores,
     paired_bootstrap,
     sentence_chrf,
@@ -145,3 +146,27 @@ def test_bleu_by_length_measures_a_chinese_source_in_characters():
     assert [(r["bucket"], r["sentences"]) for r in rows] == [("0-4", 1), ("5-9", 1), ("10+", 1)]
     words = bleu_by_length(sources, ["Hi."] * 3, ["Hi."] * 3, edges=(0, 5, 10))
     assert [(r["bucket"], r["sentences"]) for r in words] == [("0-4", 3)]
+
+
+# --- BLEU gap by length ------------------------------------------------------------------
+
+
+def test_bleu_gap_by_length_subtracts_the_baseline_bucket_by_bucket():
+    sources = ["a b", "a b c d e f", "a"]
+    # every reference has 4-grams: an exact copy scores 100, a disjoint output 0
+    refs = ["the cat sat on the mat", "a dog ran in the park today", "we are here now"]
+    baseline = bleu_by_length(sources, ["x y z w", "a dog ran in the park today", "no"], refs)
+    system = bleu_by_length(sources, refs, refs)
+    rows = bleu_gap_by_length(baseline, system)
+    assert [(r["bucket"], r["sentences"]) for r in rows] == [("0-4", 2), ("5-9", 1)]
+    assert [r["system"] for r in rows] == [pytest.approx(100.0), pytest.approx(100.0)]
+    assert rows[1]["baseline"] == pytest.approx(100.0) and rows[1]["gap"] == pytest.approx(0.0)
+    assert rows[0]["baseline"] == pytest.approx(0.0) and rows[0]["gap"] == pytest.approx(100.0)
+
+
+def test_bleu_gap_by_length_rejects_buckets_of_other_sentences():
+    one = [{"bucket": "0-4", "sentences": 3, "bleu": 10.0}]
+    with pytest.raises(ValueError, match="buckets"):
+        bleu_gap_by_length(one, [{"bucket": "0-4", "sentences": 2, "bleu": 12.0}])
+    with pytest.raises(ValueError, match="buckets"):
+        bleu_gap_by_length(one, [])
