@@ -478,6 +478,11 @@ RESULT_KEYS = ("greedy_bleu", "greedy_chrf", "beam4_bleu", "beam4_chrf")
 def write_results(models: Mapping[str, Mapping], smoke: bool = False, path=None) -> Path:
     """Write notebook 07's `results.json`: the run id and every model's facts and scores.
 
+    Each model's entry holds its `run.json` facts (`params`, `epochs`, `steps`,
+    `train_seconds`, `hardware`, and `reused`: loaded from an earlier run rather than
+    trained by the notebook that wrote the file) and its four test scores, rounded to
+    two decimals. `results_table` turns the document into the notebook's table.
+
     Args:
         models: `--model` name → `{"info": run.json, "greedy_bleu": …, "greedy_chrf": …,
             "beam4_bleu": …, "beam4_chrf": …}`.
@@ -501,6 +506,8 @@ def write_results(models: Mapping[str, Mapping], smoke: bool = False, path=None)
             "epochs": info["epochs_run"],
             "steps": info["steps_run"],
             "train_seconds": info["train_seconds"],
+            "hardware": info.get("hardware"),
+            "reused": bool(info.get("reused", False)),
             **{key: round(float(row[key]), 2) for key in RESULT_KEYS},
         }
     if path is None:
@@ -515,6 +522,41 @@ def write_results(models: Mapping[str, Mapping], smoke: bool = False, path=None)
     with atomic.replacing(path) as tmp:
         tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def results_table(document: Mapping) -> str:
+    """Notebook 07's results table, as Markdown, from a `results.json` document.
+
+    One row per model in the document's order: parameters, the epochs, steps and
+    training seconds of its run, greedy and beam-4 BLEU / chrF, and whether the notebook
+    trained it or reused a model trained earlier (by notebooks 02–06 or
+    `python -m s2s_keras.course`).
+
+    Args:
+        document: what `write_results` wrote, read back with `json.loads`.
+
+    Example:
+        >>> print(results_table({"run_id": "x", "models": {"seq2seq": {"params": 1200,
+        ...     "epochs": 4, "steps": 7160, "train_seconds": 4321.5, "reused": True,
+        ...     "greedy_bleu": 20.5, "greedy_chrf": 40.25, "beam4_bleu": 21.0,
+        ...     "beam4_chrf": 41.0}}}).splitlines()[-1])
+        | `seq2seq` | 1,200 | 4 | 7,160 | 4,322 s | 20.50 / 40.25 | 21.00 / 41.00 | reused |
+    """
+    rows = [
+        "| model | parameters | epochs | steps | training | greedy BLEU / chrF "
+        "| beam 4 BLEU / chrF | run |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, entry in document["models"].items():
+        seconds = entry["train_seconds"]
+        took = "not recorded" if seconds is None else f"{seconds:,.0f} s"
+        rows.append(
+            f"| `{name}` | {entry['params']:,} | {entry['epochs']} | {entry['steps']:,} | {took} "
+            f"| {entry['greedy_bleu']:.2f} / {entry['greedy_chrf']:.2f} "
+            f"| {entry['beam4_bleu']:.2f} / {entry['beam4_chrf']:.2f} "
+            f"| {'reused' if entry['reused'] else 'trained here'} |"
+        )
+    return "\n".join(rows)
 
 
 def main(argv=None) -> int:

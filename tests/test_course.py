@@ -124,6 +124,8 @@ def test_results_json_holds_the_run_id_and_each_model_and_smoke_runs_stay_under_
                 "epochs": 3,
                 "steps": 5400,
                 "train_seconds": 61.6,
+                "hardware": "CPU x2",
+                "reused": False,
                 **{**scores, "greedy_bleu": 25.12},
             }
         },
@@ -134,6 +136,26 @@ def test_results_json_holds_the_run_id_and_each_model_and_smoke_runs_stay_under_
     assert full == tmp_path / "notebooks" / "results.json"
     with pytest.raises(ValueError, match="lack beam4_chrf"):
         course.write_results({"x": {"info": INFO, **{k: 1 for k in list(scores)[:3]}}}, path=full)
+
+
+def test_the_results_table_shows_each_models_run_and_scores_from_results_json(tmp_path):
+    import json
+
+    scores = {"greedy_bleu": 25.123, "greedy_chrf": 45.0, "beam4_bleu": 26.5, "beam4_chrf": 46.04}
+    untimed = {**INFO, "params": 98765, "train_seconds": None, "reused": True}
+    written = course.write_results(
+        {"seq2seq": {"info": INFO, **scores}, "transformer": {"info": untimed, **scores}},
+        path=tmp_path / "results.json",
+    )
+    table = course.results_table(json.loads(written.read_text()))
+    assert table == (
+        "| model | parameters | epochs | steps | training | greedy BLEU / chrF "
+        "| beam 4 BLEU / chrF | run |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
+        "| `seq2seq` | 1,234 | 3 | 5,400 | 62 s | 25.12 / 45.00 | 26.50 / 46.04 | trained here |\n"
+        "| `transformer` | 98,765 | 3 | 5,400 | not recorded | 25.12 / 45.00 | 26.50 / 46.04 "
+        "| reused |"
+    )
 
 
 def test_model_facts_name_what_trained_a_model_that_no_notebook_trained():
