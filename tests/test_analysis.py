@@ -1,4 +1,4 @@
-"""Error analysis (`s2s_keras.analysis`) and the training-speed helpers of the bench,
+"""Error analysis (`s2s_keras.analysis`) and the timing helpers of the bench,
 on tiny inputs with exact expectations."""
 
 import keras
@@ -123,3 +123,21 @@ def test_median_step_ms_warms_up_every_shape_first():
     assert int(model.optimizer.iterations.numpy()) == 6  # 3 warm-up steps + 3 timed
     with pytest.raises(ValueError, match="empty"):
         bench.median_step_ms(model, [])
+
+
+def test_timed_after_warmup_times_only_the_calls_after_the_untimed_first(monkeypatch):
+    clock = iter([10.0, 13.0, 20.0, 21.0, 30.0, 35.0])  # start, end of each timed call
+    monkeypatch.setattr(bench.timing.time, "perf_counter", lambda: next(clock))
+    calls = []
+
+    def call():
+        calls.append(len(calls))
+        return f"result {len(calls)}"
+
+    result, seconds = bench.timed_after_warmup(call, repeats=3)
+    assert calls == [0, 1, 2, 3]  # one warm-up call, then three timed ones
+    assert (result, seconds) == ("result 4", 3.0)  # the last result; median of 3, 1, 5 s
+    for repeats in (0, 1.5, True):
+        with pytest.raises(ValueError, match="repeats must be an integer >= 1"):
+            bench.timed_after_warmup(call, repeats=repeats)
+    assert len(calls) == 4  # a bad argument calls nothing

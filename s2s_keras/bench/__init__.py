@@ -1,12 +1,15 @@
 """The benchmark suite behind `s2s-keras bench`: speed, memory, FLOPs and the levers.
 
 Introduced in notebook 08 (performance and scale, which times its steps with
-`StepTimer`); `docs/performance.md` holds the definitions and the measured tables.
+`StepTimer`); notebooks 03 and 05 use its timing helpers before that
+(`timed_after_warmup`, `median_step_ms`). `docs/performance.md` holds the definitions and
+the measured tables.
 
 - `s2s_keras.bench.flops`: the analytic FLOP model (`forward_flops`,
   `training_flops_per_token`);
-- `s2s_keras.bench.timing`: step timing, medians after a warm-up, interleaved rounds,
-  the matmul peak, peak memory, fresh processes;
+- `s2s_keras.bench.timing`: step timing, medians after a warm-up (`timed_after_warmup`
+  for any call, notebook 03), interleaved rounds, the matmul peak, peak memory, fresh
+  processes;
 - `s2s_keras.bench.suite`: the settings (`BenchSettings`, `QUICK`, `FULL`), the
   per-model measurements, `run` and its `markdown_table`;
 - `s2s_keras.bench.levers`: the lever experiments, `run_levers` and `lever_lines`.
@@ -34,6 +37,7 @@ from s2s_keras.bench.timing import (
     matmul_peak_gflops,
     median_step_ms,
     target_tokens,
+    timed_after_warmup,
     training_rate,
 )
 
@@ -56,6 +60,7 @@ __all__ = [
     "run_levers",
     "suite",
     "target_tokens",
+    "timed_after_warmup",
     "timing",
     "training_flops_per_token",
     "training_rate",

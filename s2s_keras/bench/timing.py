@@ -122,6 +122,32 @@ def median_seconds(function, repeats: int) -> float:
     return statistics.median(times)
 
 
+def timed_after_warmup(function, repeats: int = 1) -> tuple[object, float]:
+    """`(result, seconds)` of `function()`, timed only after one untimed warm-up call.
+
+    The warm-up traces every `tf.function` (and batch shape) the call meets, so no
+    measurement carries tracing, whichever configuration comes first: notebook 03 times
+    each decoding setting of its beam sweep this way.
+
+    Args:
+        function: a zero-argument function, deterministic if its result is to be used.
+        repeats: timed calls after the warm-up (>= 1); the median is reported. Defaults
+            to 1.
+
+    Returns:
+        The result of the last timed call and the median seconds of the timed calls.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    function()  # warm-up: tracing, thread pools, allocation
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return result, statistics.median(times)
+
+
 def interleaved(variants: dict, rounds: int) -> dict[str, list[float]]:
     """Run `variants` in turn for `rounds` rounds: the rate of every call.
 
