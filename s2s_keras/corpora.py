@@ -13,7 +13,7 @@ split. Every sentence pair is an edge between its two sentences; the connected c
 of that graph, over all Anki corpora together, are split by the hash of their smallest
 English sentence (`component_splits`). So no sentence, of any language, occurs in two
 splits of any Anki corpus, and one English sentence lands in the same split in every
-corpus. `split_leakage` measures what simpler rules leak.
+corpus. `split_leakage` measures what simpler rules leak; `leaked_pairs` lists the pairs.
 
 References:
     - Tatoeba sentence pairs (tatoeba.org), packaged by www.manythings.org/anki
@@ -357,23 +357,7 @@ def split_leakage(
     Raises:
         ValueError: `rule` is not one of `SPLIT_RULES`.
     """
-    if rule not in SPLIT_RULES:
-        raise ValueError(f"unknown split rule {rule!r}; expected one of: {', '.join(SPLIT_RULES)}")
-    if rule == "component":
-        splits = component_splits(pairs_by_corpus.values())
-        split_of = {
-            name: [splits[en.strip()] for en, _ in pairs] for name, pairs in pairs_by_corpus.items()
-        }
-    elif rule == "english":
-        split_of = {
-            name: [split_name(en) for en, _ in pairs] for name, pairs in pairs_by_corpus.items()
-        }
-    else:
-        rng = random.Random(seed)
-        split_of = {
-            name: [_split_of_bucket(rng.randrange(100)) for _ in pairs]
-            for name, pairs in pairs_by_corpus.items()
-        }
+    split_of = _rule_splits(pairs_by_corpus, rule, seed)
     trained = {
         sentence.strip()
         for name, pairs in pairs_by_corpus.items()
@@ -396,6 +380,89 @@ def split_leakage(
             }
         )
     return rows
+
+
+LEAK_SIDES: tuple[str, ...] = ("english", "other", "either")
+
+
+def leaked_pairs(
+    pairs_by_corpus: Mapping[str, Sequence[tuple[str, str]]],
+    rule: str,
+    corpus: str,
+    *,
+    side: str = "other",
+    seed: int = 0,
+) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """The test pairs behind `split_leakage`'s counts, each with a training pair it leaks from.
+
+    A test pair of `corpus` leaks when its `side` sentence occurs (stripped) in the
+    training split of any of the corpora given, on either side of a pair; there are as
+    many as `split_leakage` counts in `"{side}_seen"` for `corpus`.
+
+    Args:
+        pairs_by_corpus: `{corpus: (english, other) pairs}`, e.g. `anki_pairs()`.
+        rule: one of `SPLIT_RULES`, as in `split_leakage`.
+        corpus: the corpus whose test pairs are listed, a key of `pairs_by_corpus`.
+        side: `"english"`, `"other"` or `"either"` (`LEAK_SIDES`). Defaults to `"other"`.
+        seed: seed of the `"random"` rule. Defaults to 0.
+
+    Returns:
+        `(test_pair, training_pair)` in the order of `corpus`'s pairs; `training_pair` is
+        the first training pair holding the leaked sentence, searched in `corpus` first,
+        then in the other corpora in order (the English side's match first for `"either"`).
+
+    Example:
+        >>> pairs = {"spa-eng": [("English 0.", "Uno."), ("English 68.", "Uno.")]}
+        >>> leaked_pairs(pairs, "english", "spa-eng")
+        [(('English 68.', 'Uno.'), ('English 0.', 'Uno.'))]
+
+    Raises:
+        ValueError: an unknown `rule`, `side` or `corpus`.
+    """
+    if side not in LEAK_SIDES:
+        raise ValueError(f"unknown side {side!r}; expected one of: {', '.join(LEAK_SIDES)}")
+    if corpus not in pairs_by_corpus:
+        raise ValueError(f"corpus {corpus!r} is not one of {', '.join(pairs_by_corpus) or 'none'}")
+    split_of = _rule_splits(pairs_by_corpus, rule, seed)
+    holder: dict[str, tuple[str, str]] = {}
+    for name in (corpus, *(n for n in pairs_by_corpus if n != corpus)):
+        for pair, split in zip(pairs_by_corpus[name], split_of[name], strict=True):
+            if split == "train":
+                for sentence in pair:
+                    holder.setdefault(sentence.strip(), pair)
+    leaks = []
+    for pair, split in zip(pairs_by_corpus[corpus], split_of[corpus], strict=True):
+        if split != "test":
+            continue
+        looked_at = {"english": pair[:1], "other": pair[1:], "either": pair}[side]
+        found = next((holder[s.strip()] for s in looked_at if s.strip() in holder), None)
+        if found is not None:
+            leaks.append((pair, found))
+    return leaks
+
+
+def _rule_splits(
+    pairs_by_corpus: Mapping[str, Sequence[tuple[str, str]]], rule: str, seed: int
+) -> dict[str, list[str]]:
+    """`{corpus: the split of each of its pairs}` under one of `SPLIT_RULES`."""
+    if rule not in SPLIT_RULES:
+        raise ValueError(f"unknown split rule {rule!r}; expected one of: {', '.join(SPLIT_RULES)}")
+    if rule == "component":
+        splits = component_splits(pairs_by_corpus.values())
+        split_of = {
+            name: [splits[en.strip()] for en, _ in pairs] for name, pairs in pairs_by_corpus.items()
+        }
+    elif rule == "english":
+        split_of = {
+            name: [split_name(en) for en, _ in pairs] for name, pairs in pairs_by_corpus.items()
+        }
+    else:
+        rng = random.Random(seed)
+        split_of = {
+            name: [_split_of_bucket(rng.randrange(100)) for _ in pairs]
+            for name, pairs in pairs_by_corpus.items()
+        }
+    return split_of
 
 
 def fetch(

@@ -43,6 +43,13 @@ WORD_VOCAB = 5000
 RNN_LEARNING_RATE = 1e-3
 TRANSFORMER_LEARNING_RATE = 2e-3
 
+# Notebook 01's dual encoder (translation retrieval, trained in the notebook itself): this
+# many steps of 128 pairs, about one pass over spa-eng's training pairs, counted in steps
+# and never cut by a clock (900 steps took about 5 minutes on a 2-core CPU). Smoke runs
+# take 20 steps on the toy corpus.
+DUAL_ENCODER_STEPS = 900
+DUAL_ENCODER_SMOKE_STEPS = 20
+
 # A course training backs itself up this often (and at every epoch end): a run killed
 # midway, by a closed laptop or a Colab runtime recycled, resumes when called again.
 BACKUP_EVERY = 500
@@ -406,6 +413,8 @@ def run_id(smoke: bool = False) -> str:
         for corpus in (corpus_name(smoke), *CHINESE_CORPORA)
         for name in MODEL_NAMES
     }
+    steps = DUAL_ENCODER_SMOKE_STEPS if smoke else DUAL_ENCODER_STEPS
+    chosen[f"{corpus_name(smoke)}/dual-encoder"] = {"steps": steps}  # notebook 01's model
     digest = hashlib.sha256(json.dumps(chosen, sort_keys=True, default=str).encode()).hexdigest()
     return f"{__version__}-{'smoke-' if smoke else ''}{digest[:10]}"
 

@@ -396,6 +396,31 @@ def _embed_all(embed, tokenizer: Tokenizer, sentences, batch_size: int) -> np.nd
     return np.concatenate(chunks, axis=0)
 
 
+def sentence_vectors(
+    model, tokenizer: Tokenizer, sentences: Sequence[str], *, side: str, batch_size: int = 256
+) -> np.ndarray:
+    """A dual encoder's vectors of `sentences`, as the retrieval metrics compute them.
+
+    Args:
+        model: a `DualEncoder`, or anything with `embed_source` and `embed_target`.
+        tokenizer: the tokenizer of that side.
+        sentences: the `N` raw sentences.
+        side: `"source"` (`model.embed_source`) or `"target"` (`model.embed_target`).
+        batch_size: sentences embedded at once. Defaults to 256.
+
+    Returns:
+        `[N, E]` float64 array, in the order of `sentences` (unit rows for a `DualEncoder`:
+        a product of two rows is their cosine).
+    """
+    if side not in ("source", "target"):
+        raise ValueError(f"side must be 'source' or 'target', got {side!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    if not len(sentences):
+        raise ValueError("no sentences to embed")
+    return _embed_all(getattr(model, f"embed_{side}"), tokenizer, list(sentences), batch_size)
+
+
 def retrieval_accuracy(
     model,
     data: ParallelText,
@@ -445,8 +470,12 @@ def retrieval_hits(
         raise ValueError("cannot measure retrieval on 0 sentence pairs")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-    sources = _embed_all(model.embed_source, source_tokenizer, data.source, batch_size)  # [N, E]
-    targets = _embed_all(model.embed_target, target_tokenizer, data.target, batch_size)  # [N, E]
+    sources = sentence_vectors(
+        model, source_tokenizer, data.source, side="source", batch_size=batch_size
+    )  # [N, E]
+    targets = sentence_vectors(
+        model, target_tokenizer, data.target, side="target", batch_size=batch_size
+    )  # [N, E]
     # Rows a chunk at a time: the full [N, N] matrix of a large test set need not fit.
     best = np.concatenate(
         [

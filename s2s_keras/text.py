@@ -36,6 +36,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from s2s_keras.errors import S2SError
@@ -558,6 +559,16 @@ def unknown_rate(tokenizer: Tokenizer, texts: Sequence[str]) -> float:
     """Share of tokens that map to `[UNK]` (markers not counted); 0.0 for no tokens."""
     ids = tokenizer.tokenize(list(texts), add_markers=False).flat_values.numpy()
     return float((ids == UNK_ID).mean()) if ids.size else 0.0
+
+
+def token_lengths(tokenizer: Tokenizer, texts: Sequence[str]) -> np.ndarray:
+    """Tokens per sentence (markers not counted), e.g. for a length histogram.
+
+    Example:
+        >>> token_lengths(WordTokenizer.from_texts(["a b"]), ["a b c", "", "¿a?"]).tolist()
+        [3, 0, 3]
+    """
+    return tokenizer.tokenize(list(texts), add_markers=False).row_lengths().numpy()
 
 
 def standardized_lines(

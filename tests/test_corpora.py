@@ -28,6 +28,7 @@ from s2s_keras.corpora import (
     component_splits,
     corpus_languages,
     fetch,
+    leaked_pairs,
     load_corpus,
     split_leakage,
 )
@@ -424,6 +425,34 @@ def test_split_leakage_of_the_random_rule_is_seeded_and_splits_english_sentences
     }
     assert split_leakage(pairs, "random", seed=1) != [row]
     assert split_leakage(pairs, "component")[0]["english_seen"] == 0
+
+
+def test_leaked_pairs_are_the_pairs_split_leakage_counts_with_the_training_pair_they_share():
+    pairs = {
+        "spa-eng": [("English 0.", "Uno."), ("English 68.", "Uno."), ("English 90.", "Noventa.")],
+        "fra-eng": [("English 90.", "Quatre-vingt-dix."), ("English 1.", "Noventa.")],
+    }
+    # "English 0." is in train, "English 68." and "English 90." in test; "Noventa." is
+    # in training only in fra-eng.
+    expected = [
+        (("English 68.", "Uno."), ("English 0.", "Uno.")),
+        (("English 90.", "Noventa."), ("English 1.", "Noventa.")),
+    ]
+    assert leaked_pairs(pairs, "english", "spa-eng") == expected
+    assert leaked_pairs(pairs, "english", "spa-eng", side="either") == expected
+    assert leaked_pairs(pairs, "english", "spa-eng", side="english") == []
+    assert leaked_pairs(pairs, "component", "spa-eng", side="either") == []
+    for rule in ("random", "english", "component"):
+        for row in split_leakage(pairs, rule):
+            for side in ("english", "other", "either"):
+                leaks = leaked_pairs(pairs, rule, row["corpus"], side=side)
+                assert len(leaks) == row[f"{side}_seen"], (rule, row["corpus"], side)
+    with pytest.raises(ValueError, match="unknown side"):
+        leaked_pairs(pairs, "english", "spa-eng", side="spanish")
+    with pytest.raises(ValueError, match="'deu-eng' is not one of spa-eng, fra-eng"):
+        leaked_pairs(pairs, "english", "deu-eng")
+    with pytest.raises(ValueError, match="unknown split rule"):
+        leaked_pairs(pairs, "hash", "spa-eng")
 
 
 def test_split_leakage_rejects_an_unknown_rule():

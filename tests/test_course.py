@@ -85,6 +85,17 @@ def test_the_run_id_is_the_version_and_a_hash_of_every_course_setting(monkeypatc
     assert course.run_id().startswith("9.9.9-")
 
 
+def test_the_dual_encoder_trains_for_a_step_budget_that_is_part_of_the_run_id(monkeypatch):
+    # notebook 01: a budget of steps, never of minutes, so a busy machine changes the wall
+    # time only; 900 steps of 128 pairs are about one pass over spa-eng's training pairs
+    assert (course.DUAL_ENCODER_STEPS, course.DUAL_ENCODER_SMOKE_STEPS) == (900, 20)
+    full, smoke = course.run_id(), course.run_id(smoke=True)
+    monkeypatch.setattr(course, "DUAL_ENCODER_STEPS", 901)
+    assert course.run_id() != full and course.run_id(smoke=True) == smoke
+    monkeypatch.setattr(course, "DUAL_ENCODER_SMOKE_STEPS", 21)
+    assert course.run_id(smoke=True) != smoke
+
+
 INFO = {
     "params": 1234,
     "epochs_run": 3,

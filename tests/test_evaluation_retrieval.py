@@ -7,7 +7,12 @@ answer of every query is known by construction.
 import numpy as np
 import pytest
 
-from s2s_keras.evaluation import retrieval_accuracy, retrieval_by_length, retrieval_hits
+from s2s_keras.evaluation import (
+    retrieval_accuracy,
+    retrieval_by_length,
+    retrieval_hits,
+    sentence_vectors,
+)
 from s2s_keras.text import WordTokenizer
 from s2s_keras.types import ParallelText
 
@@ -63,6 +68,24 @@ def test_hits_mark_exactly_the_pairs_whose_translation_wins(setup, batch_size):
     np.testing.assert_array_equal(hits, [True, True, True, False, False])
     accuracy = retrieval_accuracy(model, PAIRS, source_tokenizer, target_tokenizer, batch_size)
     assert accuracy == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 256])
+def test_sentence_vectors_embed_each_side_in_order(setup, batch_size):
+    model, source_tokenizer, target_tokenizer = setup
+    sources = sentence_vectors(
+        model, source_tokenizer, PAIRS.source, side="source", batch_size=batch_size
+    )
+    targets = sentence_vectors(
+        model, target_tokenizer, PAIRS.target, side="target", batch_size=batch_size
+    )
+    assert sources.dtype == np.float64
+    np.testing.assert_array_equal(sources, np.eye(5))
+    np.testing.assert_array_equal(targets, np.eye(5)[[0, 1, 2, 4, 3]])
+    with pytest.raises(ValueError, match="side must be"):
+        sentence_vectors(model, source_tokenizer, PAIRS.source, side="both")
+    with pytest.raises(ValueError, match="no sentences"):
+        sentence_vectors(model, source_tokenizer, [], side="source")
 
 
 def test_by_length_counts_and_scores_each_bucket_and_skips_empty_ones(setup):

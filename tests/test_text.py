@@ -20,6 +20,7 @@ from s2s_keras.text import (
     load_tokenizer,
     standardization_for,
     standardize,
+    token_lengths,
     unknown_rate,
 )
 from s2s_keras.toy import make_toy_corpus
@@ -334,6 +335,13 @@ def test_unknown_rate_counts_unknown_tokens_among_real_tokens():
     tok = WordTokenizer.from_texts(["a b c"])
     assert unknown_rate(tok, ["a x", "y b c"]) == 2 / 5
     assert unknown_rate(tok, ["", " "]) == 0.0
+
+
+def test_token_lengths_count_tokens_per_sentence_without_markers_unknown_ones_included():
+    tok = WordTokenizer.from_texts(["a b c"])
+    lengths = token_lengths(tok, ["a x", "y b c.", ""])
+    assert lengths.tolist() == [2, 4, 0] and lengths.dtype.kind == "i"  # "." is a token
+    assert token_lengths(tok, []).tolist() == []
 
 
 # --- Chinese ----------------------------------------------------------------------------
