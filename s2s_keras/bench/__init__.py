@@ -1,7 +1,7 @@
 """The benchmark suite behind `s2s-keras bench`: speed, memory, FLOPs and the levers.
 
-Introduced in notebook 08 (performance and scale, which times its steps with
-`StepTimer`); `docs/performance.md` holds the definitions and the measured tables.
+Introduced in notebook 08 (performance and scale, which measures its training speeds
+with `training_rates`); `docs/performance.md` holds the definitions and the measured tables.
 
 - `s2s_keras.bench.flops`: the analytic FLOP model (`forward_flops`,
   `training_flops_per_token`);
@@ -33,8 +33,11 @@ from s2s_keras.bench.timing import (
     StepTimer,
     matmul_peak_gflops,
     median_step_ms,
+    pass_rates,
     target_tokens,
     training_rate,
+    training_rates,
+    within_spread,
 )
 
 __all__ = [
@@ -51,6 +54,7 @@ __all__ = [
     "matmul_peak_gflops",
     "measure_model",
     "median_step_ms",
+    "pass_rates",
     "quality_keys",
     "run",
     "run_levers",
@@ -59,5 +63,7 @@ __all__ = [
     "timing",
     "training_flops_per_token",
     "training_rate",
+    "training_rates",
     "with_overrides",
+    "within_spread",
 ]
