@@ -2,13 +2,14 @@
 
 The metrics live in `s2s_keras.evaluation`; this module holds the error analyses the
 notebooks run on top of them (notebook 01: `retrieval_misses`; 06 and 07: `has_loop`
-and `loop_count`; 07: `quartile_profile` and `bootstrap_against`), so that a notebook only
-calls them.
+and `loop_count`; 06: `has_accent`, `is_single_character_piece` and `loop_profile`; 07:
+`quartile_profile` and `bootstrap_against`), so that a notebook only calls them.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -52,6 +53,86 @@ def has_loop(text: str, *, max_ngram: int = 3, repeats: int = 3) -> bool:
 def loop_count(translations: Sequence[str], **kwargs) -> int:
     """How many of `translations` loop (`has_loop`; keyword arguments go to it)."""
     return sum(has_loop(t, **kwargs) for t in translations)
+
+
+def has_accent(text: str) -> bool:
+    """Whether `text` has a letter with a diacritic ("é", "ñ", "ü"): a character that
+    Unicode NFKD decomposes into a base letter and a combining mark.
+
+    `text.standardize` applies NFKD, so these are the sentences whose standardized form
+    carries a combining mark (`"qué"` becomes `"que"` + U+0301).
+
+    Example:
+        >>> has_accent("¿Qué hora es?"), has_accent("Mañana"), has_accent("Hola, Tom.")
+        (True, True, False)
+    """
+    return any(unicodedata.combining(c) for c in unicodedata.normalize("NFKD", text))
+
+
+def is_single_character_piece(piece: str) -> bool:
+    """Whether a WordPiece token continues a word by one character: `"##"` followed by
+    one character and any combining marks on it (`"##p"`, `"##e\u0301"`), or by a bare
+    combining mark (`"##\u0301"`, an accent that NFKD split from its letter).
+
+    Example:
+        >>> [is_single_character_piece(p) for p in ("##p", "##e\u0301", "##\u0301", "##ing", "p")]
+        [True, True, True, False, False]
+    """
+    if not piece.startswith("##") or len(piece) == 2:
+        return False
+    return sum(not unicodedata.combining(c) for c in piece[2:]) <= 1
+
+
+def loop_profile(
+    sources: Sequence[str],
+    outputs: Sequence[str],
+    output_pieces: Sequence[Sequence[str]],
+    **kwargs,
+) -> dict[str, dict]:
+    """What sets the looping translations apart from the others.
+
+    The outputs are split by `has_loop` (keyword arguments go to it) into `"looping"`
+    and `"other"`; for each group: how many sentences, the mean source length in words,
+    the share of sources with an accented letter (`has_accent`), and the share of
+    outputs with at least one single-character continuation piece
+    (`is_single_character_piece`), the pieces a WordPiece decoder spells a rare word
+    with.
+
+    Args:
+        sources: the raw source sentences.
+        outputs: their detokenized translations, aligned with `sources`.
+        output_pieces: the WordPiece tokens of each output (e.g. the target tokenizer's
+            `lookup(tokenize(outputs))`), aligned with `outputs`.
+
+    Returns:
+        `{"looping": row, "other": row}`, each row `{"sentences": n, "source_words": mean,
+        "accented": share, "single_character_pieces": share}` (`nan` for an empty group).
+
+    Example:
+        >>> loop_profile(["sí sí", "no"], ["mmmmm", "no"], [["m", "##m"], ["no"]])["looping"]
+        {'sentences': 1, 'source_words': 2.0, 'accented': 1.0, 'single_character_pieces': 1.0}
+    """
+    if not len(sources) == len(outputs) == len(output_pieces):
+        raise ValueError(
+            f"got {len(sources)} sources, {len(outputs)} outputs and {len(output_pieces)} "
+            "lists of output pieces; they must be aligned"
+        )
+    looping = np.array([has_loop(t, **kwargs) for t in outputs], dtype=bool)
+    features = {
+        "source_words": np.array([len(s.split()) for s in sources], dtype=float),
+        "accented": np.array([has_accent(s) for s in sources], dtype=float),
+        "single_character_pieces": np.array(
+            [any(is_single_character_piece(p) for p in pieces) for pieces in output_pieces],
+            dtype=float,
+        ),
+    }
+    profile = {}
+    for group, chosen in (("looping", looping), ("other", ~looping)):
+        row: dict = {"sentences": int(chosen.sum())}
+        for name, values in features.items():
+            row[name] = float(values[chosen].mean()) if chosen.any() else float("nan")
+        profile[group] = row
+    return profile
 
 
 def quartile_profile(scores: Sequence[float], features: Mapping[str, Sequence[float]]) -> dict:

@@ -235,7 +235,8 @@ def train_loop(
         clipnorm: clip each variable's summed gradient to this norm; `None` for none.
         max_minutes: stop after this much training time.
         callbacks: Keras callbacks, called at the beginning and end of training, of each
-            epoch (with the epoch's logs) and after each batch (without logs). A callback
+            epoch (with the epoch's logs) and before and after each batch (without logs:
+            `bench.StepTimer` times the steps, as under `fit`). A callback
             that sets `model.stop_training` stops every worker after the same step.
         verbose: `0` silent, otherwise one line per epoch (from the chief only).
 
@@ -274,6 +275,7 @@ def train_loop(
         hooks.on_epoch_begin(epoch)
         sums = np.zeros(3)  # loss summed over real tokens, real tokens, right tokens
         for step, batch in enumerate(dist_train):
+            hooks.on_train_batch_begin(step)
             out_of_time = budget is not None and time.monotonic() - start > budget
             stop = float(out_of_time or model.stop_training)
             step_sums, stop = train_step(batch, tf.constant(stop))

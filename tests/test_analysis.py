@@ -141,3 +141,103 @@ def test_timed_after_warmup_times_only_the_calls_after_the_untimed_first(monkeyp
         with pytest.raises(ValueError, match="repeats must be an integer >= 1"):
             bench.timed_after_warmup(call, repeats=repeats)
     assert len(calls) == 4  # a bad argument calls nothing
+@pytest.mark.parametrize(
+    "text, accented",
+    [("¿Qué hora es?", True), ("Mañana", True), ("pingüino", True), ("Hola, Tom.", False)],
+)
+def test_has_accent_is_a_combining_mark_after_nfkd(text, accented):
+    assert analysis.has_accent(text) is accented
+
+
+@pytest.mark.parametrize(
+    "piece, single",
+    [
+        ("##p", True),
+        ("##e\u0301", True),  # a letter and its accent, decomposed
+        ("##\u0301", True),  # a bare accent
+        ("##\u0308", True),
+        ("##ing", False),
+        ("##", False),
+        ("p", False),
+        ("\u0301", False),  # not a continuation
+    ],
+)
+def test_is_single_character_piece(piece, single):
+    assert analysis.is_single_character_piece(piece) is single
+
+
+def test_loop_profile_compares_looping_outputs_with_the_others():
+    sources = ["uno dos tres cuatro", "sí", "hola", "adiós amigo"]
+    outputs = ["mmmmm", "yes", "and and and", "goodbye friend"]
+    pieces = [["m", "##m", "##m"], ["yes"], ["and", "and", "and"], ["good", "##bye", "friend"]]
+    profile = analysis.loop_profile(sources, outputs, pieces)
+    assert profile["looping"] == {
+        "sentences": 2,
+        "source_words": 2.5,
+        "accented": 0.0,
+        "single_character_pieces": 0.5,
+    }
+    assert profile["other"] == {
+        "sentences": 2,
+        "source_words": 1.5,
+        "accented": 1.0,
+        "single_character_pieces": 0.0,
+    }
+    none = analysis.loop_profile(["a"], ["fine"], [["fine"]])["looping"]
+    assert none["sentences"] == 0 and np.isnan(none["source_words"])
+    with pytest.raises(ValueError, match="aligned"):
+        analysis.loop_profile(sources, outputs, pieces[:3])
+
+
+def _dataset(batches):
+    shapes = {tuple(b[1].shape) for b in batches}
+    (shape,) = shapes
+    source_shape = tuple(batches[0][0][0].shape)
+    return tf.data.Dataset.from_generator(
+        lambda: iter(batches),
+        output_signature=(
+            (tf.TensorSpec(source_shape, tf.int64), tf.TensorSpec(shape, tf.int64)),
+            tf.TensorSpec(shape, tf.int64),
+        ),
+    )
+
+
+def test_pass_rates_leave_out_the_first_pass_and_give_median_and_spread():
+    timer = bench.StepTimer()
+    timer.epochs = [[9.0], [0.2, 0.2], [0.1, 0.1], [0.4, 0.4]]  # 40 tokens a pass
+    rates = bench.pass_rates(timer, 40)
+    assert rates["rates"] == [100.0, 200.0, 50.0]
+    assert rates["tokens_per_second"] == 100.0
+    assert (rates["low"], rates["high"]) == (50.0, 200.0)
+    assert rates["median_step_ms"] == pytest.approx(200.0)
+    assert rates["steps"] == 2 and rates["first_pass_seconds"] == 9.0 and rates["tokens"] == 40
+    timer.epochs = [[1.0]]
+    with pytest.raises(ValueError, match="two or more timed passes"):
+        bench.pass_rates(timer, 40)
+    timer.epochs = [[1.0], []]
+    with pytest.raises(ValueError, match="no steps"):
+        bench.pass_rates(timer, 40)
+
+
+def test_within_spread_is_overlap_of_the_slowest_to_fastest_ranges():
+    assert bench.within_spread({"low": 1, "high": 3}, {"low": 3, "high": 5})
+    assert bench.within_spread({"low": 2, "high": 9}, {"low": 3, "high": 5})
+    assert not bench.within_spread({"low": 1, "high": 2}, {"low": 3, "high": 5})
+    assert not bench.within_spread({"low": 6, "high": 7}, {"low": 3, "high": 5})
+
+
+@pytest.mark.slow
+def test_training_rates_trace_once_then_time_every_variant_repeats_times():
+    model = _tiny_model()
+    variants = {
+        "short": (model, _dataset(_batches(2))),
+        "long": (model, _dataset(_batches(3, target_length=9))),
+    }
+    rates = bench.training_rates(variants, repeats=2)
+    assert rates["short"]["steps"] == 2 and rates["long"]["steps"] == 3
+    assert rates["short"]["tokens"] == 2 * 4 * 4 and rates["long"]["tokens"] == 3 * 4 * 7
+    for rate in rates.values():
+        assert len(rate["rates"]) == 2 and rate["first_pass_seconds"] > 0
+        assert rate["low"] <= rate["tokens_per_second"] <= rate["high"]
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        bench.training_rates(variants, repeats=0)

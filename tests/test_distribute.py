@@ -246,3 +246,31 @@ def _script(mode, out):
 
 if __name__ == "__main__":
     _script(sys.argv[1], sys.argv[2])
+
+
+@pytest.mark.slow
+def test_a_step_timer_times_every_step_of_the_training_loop():
+    import keras
+    import tensorflow as tf
+
+    from s2s_keras import bench
+    from s2s_keras.distribute import train_loop
+    from s2s_keras.models import build_model, model_config
+    from s2s_keras.training import compile_model
+
+    rng = np.random.default_rng(0)
+    source = rng.integers(4, 20, size=(12, 5))
+    target = rng.integers(4, 20, size=(12, 6))
+    target[:, -2:] = 0
+    batches = tf.data.Dataset.from_tensor_slices(((source, target), target)).batch(4)  # 3 steps
+    one_replica = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with one_replica.scope():
+        keras.utils.set_random_seed(0)
+        model = build_model(model_config("bahdanau", **TINY), 20, 20)
+        model((source[:1], target[:1]))  # the weights exist before the loop
+        compile_model(model, learning_rate=1e-3, clipnorm=None)
+    timer = bench.StepTimer()
+    train_loop(model, one_replica, batches, epochs=3, callbacks=[timer], verbose=0)
+    assert [len(epoch) for epoch in timer.epochs] == [3, 3, 3]
+    rates = bench.pass_rates(timer, bench.target_tokens(batches))
+    assert rates["tokens"] == 12 * 4 and len(rates["rates"]) == 2

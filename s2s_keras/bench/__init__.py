@@ -1,7 +1,7 @@
 """The benchmark suite behind `s2s-keras bench`: speed, memory, FLOPs and the levers.
 
-Introduced in notebook 08 (performance and scale, which times its steps with
-`StepTimer`); notebooks 03 and 05 use its timing helpers before that
+Introduced in notebook 08 (performance and scale, which measures its training speeds
+with `training_rates`); notebooks 03 and 05 use its timing helpers before that
 (`timed_after_warmup`, `median_step_ms`). `docs/performance.md` holds the definitions and
 the measured tables.
 
@@ -36,9 +36,12 @@ from s2s_keras.bench.timing import (
     StepTimer,
     matmul_peak_gflops,
     median_step_ms,
+    pass_rates,
     target_tokens,
     timed_after_warmup,
     training_rate,
+    training_rates,
+    within_spread,
 )
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "matmul_peak_gflops",
     "measure_model",
     "median_step_ms",
+    "pass_rates",
     "quality_keys",
     "run",
     "run_levers",
@@ -64,5 +68,7 @@ __all__ = [
     "timing",
     "training_flops_per_token",
     "training_rate",
+    "training_rates",
     "with_overrides",
+    "within_spread",
 ]

@@ -4,7 +4,9 @@ interleaved rounds, the matmul peak, peak memory and fresh processes.
 Timings on a shared machine are noisy, so every figure of `s2s-keras bench` is a median
 of repeated measurements taken after a warm-up (which traces, and with XLA compiles),
 and every on/off comparison alternates its two variants in one process. Notebook 08
-times its training steps with `StepTimer`; `docs/performance.md` describes the protocol.
+measures its training speeds the same way, with `training_rates` (`StepTimer` passes of
+`fit`, `pass_rates` of them: median and spread) and `within_spread`;
+`docs/performance.md` describes the protocol.
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ def training_rate(model, batches, passes: int = 2) -> dict:
     """Training speed of a compiled model: `passes` passes of `fit`, the last one timed.
 
     The first pass traces the training step for every batch shape (and with XLA
-    compiles it), so only the last pass measures steady training. Every figure of
-    notebook 08 is taken this way.
+    compiles it), so only the last pass measures steady training. `training_rates`
+    repeats the timed pass and alternates several variants (notebook 08).
 
     Args:
         model: a compiled Keras model (`training.compile_model`).
@@ -87,6 +89,90 @@ def training_rate(model, batches, passes: int = 2) -> dict:
         "last_pass_seconds": sum(last),
         "tokens": tokens,
     }
+
+
+def pass_rates(timer: StepTimer, tokens: int) -> dict:
+    """The training speed of every pass a `StepTimer` timed after its first one.
+
+    The first pass traces the training step for every batch shape (and with XLA compiles
+    it), so it is reported apart and left out of the speeds.
+
+    Args:
+        timer: a `StepTimer` that timed two or more passes over the same batches.
+        tokens: the real target tokens of one pass (`target_tokens`).
+
+    Returns:
+        `{"tokens_per_second": the median over the timed passes, "rates": the tokens/s of
+        each timed pass in order, "low", "high": the slowest and the fastest of them,
+        "median_step_ms": the median step over the timed passes, "steps": steps per
+        pass, "first_pass_seconds", "tokens"}`.
+
+    Example:
+        >>> timer = StepTimer()
+        >>> timer.epochs = [[0.5, 0.5], [0.1, 0.1], [0.1, 0.3], [0.05, 0.05]]
+        >>> rates = pass_rates(timer, 20)
+        >>> rates["rates"], rates["tokens_per_second"], (rates["low"], rates["high"])
+        ([100.0, 50.0, 200.0], 100.0, (50.0, 200.0))
+    """
+    if len(timer.epochs) < 2:
+        raise ValueError(
+            f"need two or more timed passes (the first one traces), got {len(timer.epochs)}"
+        )
+    timed = timer.epochs[1:]
+    if not all(timed):
+        raise ValueError("a pass has no steps: nothing was trained")
+    rates = [tokens / sum(seconds) for seconds in timed]
+    return {
+        "tokens_per_second": statistics.median(rates),
+        "rates": rates,
+        "low": min(rates),
+        "high": max(rates),
+        "median_step_ms": 1000 * statistics.median(s for seconds in timed for s in seconds),
+        "steps": len(timed[-1]),
+        "first_pass_seconds": sum(timer.epochs[0]),
+        "tokens": tokens,
+    }
+
+
+def training_rates(variants: dict, repeats: int = 3) -> dict[str, dict]:
+    """Training speeds of several variants, each measured `repeats` times, in turns.
+
+    Every variant, a `(compiled model, batches)` pair, first runs one untimed pass of
+    `fit` over its batches (tracing, and with XLA compiling); then come `repeats` rounds
+    in which every variant runs one timed pass in turn, so that a change in the machine's
+    load falls on all of them alike. Variants may share a model (the batch sizes of one
+    model, trained on: its speed does not depend on how far it has trained).
+
+    Args:
+        variants: name → `(model, batches)`, `batches` a finite dataset of
+            `((source, target_in), target_out)` batches.
+        repeats: timed passes per variant (>= 1). Defaults to 3.
+
+    Returns:
+        name → `pass_rates` of that variant: the median tokens/s and the spread of the
+        `repeats` passes.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    timers = {name: StepTimer() for name in variants}
+    tokens = {name: target_tokens(batches) for name, (_, batches) in variants.items()}
+    for _ in range(1 + repeats):  # the first round traces
+        for name, (model, batches) in variants.items():
+            model.fit(batches, epochs=1, verbose=0, callbacks=[timers[name]])
+    return {name: pass_rates(timers[name], tokens[name]) for name in variants}
+
+
+def within_spread(a: dict, b: dict) -> bool:
+    """Whether two `pass_rates` results overlap, slowest to fastest pass: then their
+    difference is within the measurement's own spread, and says nothing.
+
+    Example:
+        >>> within_spread({"low": 90, "high": 110}, {"low": 105, "high": 120})
+        True
+        >>> within_spread({"low": 90, "high": 100}, {"low": 105, "high": 120})
+        False
+    """
+    return a["low"] <= b["high"] and b["low"] <= a["high"]
 
 
 def median_step_ms(model, batches: list) -> float:
