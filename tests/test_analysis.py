@@ -141,6 +141,8 @@ def test_timed_after_warmup_times_only_the_calls_after_the_untimed_first(monkeyp
         with pytest.raises(ValueError, match="repeats must be an integer >= 1"):
             bench.timed_after_warmup(call, repeats=repeats)
     assert len(calls) == 4  # a bad argument calls nothing
+
+
 @pytest.mark.parametrize(
     "text, accented",
     [("¿Qué hora es?", True), ("Mañana", True), ("pingüino", True), ("Hola, Tom.", False)],
