@@ -39,7 +39,6 @@ from s2s_keras.bench.timing import (
     pass_rates,
     target_tokens,
     timed_after_warmup,
-    training_rate,
     training_rates,
     within_spread,
 )
@@ -67,7 +66,6 @@ __all__ = [
     "timed_after_warmup",
     "timing",
     "training_flops_per_token",
-    "training_rate",
     "training_rates",
     "with_overrides",
     "within_spread",

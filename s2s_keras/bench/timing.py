@@ -56,41 +56,6 @@ def target_tokens(batches) -> int:
     return sum(int(np.count_nonzero(target_out)) for _, target_out in batches)
 
 
-def training_rate(model, batches, passes: int = 2) -> dict:
-    """Training speed of a compiled model: `passes` passes of `fit`, the last one timed.
-
-    The first pass traces the training step for every batch shape (and with XLA
-    compiles it), so only the last pass measures steady training. `training_rates`
-    repeats the timed pass and alternates several variants (notebook 08).
-
-    Args:
-        model: a compiled Keras model (`training.compile_model`).
-        batches: a finite dataset of `((source, target_in), target_out)` batches.
-        passes: passes over `batches` (>= 2). Defaults to 2.
-
-    Returns:
-        `{"tokens_per_second": real target tokens of one pass / seconds of the last one,
-        "steps": steps per pass, "median_step_ms": the last pass's median step,
-        "first_pass_seconds", "last_pass_seconds", "tokens"}`.
-    """
-    if passes < 2:
-        raise ValueError(f"passes must be >= 2 (the first one traces), got {passes!r}")
-    tokens = target_tokens(batches)
-    timer = StepTimer()
-    model.fit(batches, epochs=passes, verbose=0, callbacks=[timer])
-    last = timer.epochs[-1]
-    if not last:
-        raise ValueError("batches is empty: nothing was trained")
-    return {
-        "tokens_per_second": tokens / sum(last),
-        "steps": len(last),
-        "median_step_ms": 1000 * statistics.median(last),
-        "first_pass_seconds": sum(timer.epochs[0]),
-        "last_pass_seconds": sum(last),
-        "tokens": tokens,
-    }
-
-
 def pass_rates(timer: StepTimer, tokens: int) -> dict:
     """The training speed of every pass a `StepTimer` timed after its first one.
 
@@ -199,13 +164,7 @@ def median_step_ms(model, batches: list) -> float:
 
 def median_seconds(function, repeats: int) -> float:
     """Median seconds of `function()` over `repeats` calls after one untimed warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return timed_after_warmup(function, repeats)[1]
 
 
 def timed_after_warmup(function, repeats: int = 1) -> tuple[object, float]:
