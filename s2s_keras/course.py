@@ -416,6 +416,10 @@ def run_id(smoke: bool = False) -> str:
     }
     steps = DUAL_ENCODER_SMOKE_STEPS if smoke else DUAL_ENCODER_STEPS
     chosen[f"{corpus_name(smoke)}/dual-encoder"] = {"steps": steps}  # notebook 01's model
+    chosen[f"{multilingual_corpus_name(smoke)}/transformer"] = {  # notebook 10's
+        **dataclasses.asdict(multilingual_settings(smoke)),
+        "compare_at": multilingual_compare_at(smoke),
+    }
     digest = hashlib.sha256(json.dumps(chosen, sort_keys=True, default=str).encode()).hexdigest()
     return f"{__version__}-{'smoke-' if smoke else ''}{digest[:10]}"
 

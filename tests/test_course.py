@@ -96,6 +96,14 @@ def test_the_dual_encoder_trains_for_a_step_budget_that_is_part_of_the_run_id(mo
     assert course.run_id(smoke=True) != smoke
 
 
+def test_notebook_10s_multilingual_settings_are_part_of_the_run_id(monkeypatch):
+    full, smoke = course.run_id(), course.run_id(smoke=True)
+    monkeypatch.setitem(course.MULTILINGUAL, "steps", 5_001)
+    assert course.run_id() != full and course.run_id(smoke=True) == smoke
+    monkeypatch.setattr(course, "MULTILINGUAL_SMOKE_COMPARE_AT", 11)
+    assert course.run_id(smoke=True) != smoke
+
+
 INFO = {
     "params": 1234,
     "epochs_run": 3,
