@@ -78,6 +78,31 @@ def read_record(name: str, cells: Sequence[dict]) -> NotebookRecord:
     return record
 
 
+def one_run(records: Iterable[NotebookRecord], expected: str | None = None) -> str:
+    """The one course run id every record shows: the saved outputs are one series.
+
+    Args:
+        records: the notebooks' records (`read_record`).
+        expected: the id they must show, e.g. `course.run_id()` of the code at hand (the
+            id begins with the package version, so this checks the version too).
+
+    Returns:
+        The run id.
+
+    Raises:
+        ValueError: a notebook shows no id, or not the same id as the others (or as
+            `expected`); the message names each notebook and the id it shows.
+    """
+    records = list(records)
+    ids = {record.run_id for record in records}
+    wanted = {expected} if expected else ids
+    if len(ids) != 1 or None in ids or ids != wanted:
+        shown = ", ".join(f"{r.name}: {r.run_id or 'no run id'}" for r in records)
+        target = f" (expected {expected})" if expected else ""
+        raise ValueError(f"the notebooks are not one course run{target}: {shown}")
+    return ids.pop()
+
+
 def series_times(records: Iterable[NotebookRecord]) -> list[dict]:
     """Each notebook's time in a learner's run, in the order given (the course order).
 
@@ -169,9 +194,15 @@ def stamp(paths: Sequence[str | Path], revision: str | None = None) -> list[dict
 
     Returns:
         The rows of `series_times`.
+
+    Raises:
+        ValueError: a notebook has no closing report, or the notebooks do not show one
+            run id (`one_run`); nothing is written then.
     """
     notebooks = [(Path(p), json.loads(Path(p).read_text(encoding="utf-8"))) for p in paths]
-    rows = series_times(read_record(p.stem, nb["cells"]) for p, nb in notebooks)
+    records = [read_record(p.stem, nb["cells"]) for p, nb in notebooks]
+    one_run(records)  # a series mixed from two runs would be stamped with wrong times
+    rows = series_times(records)
     for (path, nb), row in zip(notebooks, rows, strict=True):
         _set_time_line(nb["cells"][0], time_line(row))
         if revision:

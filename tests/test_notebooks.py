@@ -80,3 +80,15 @@ def test_the_time_at_the_top_of_each_notebook_is_read_from_the_saved_outputs():
         pytest.skip("no notebook is stamped yet")
     expected = [[series.time_line(row)] for row in series.series_times(records)]
     assert stamped == expected
+
+
+def test_the_saved_notebooks_are_one_run_of_this_code():
+    # One run id (a hash of every course setting, after the package version) in every
+    # notebook, and the id of the code at hand: outputs kept from an older version or
+    # other settings fail here. The series is stamped when it is complete (`make series`).
+    from s2s_keras import course, series
+
+    if not any(series.TIME_LINE in source(cells(p)[0]) for p in NOTEBOOKS):
+        pytest.skip("no notebook is stamped yet")
+    records = [series.read_record(p.stem, cells(p)) for p in NOTEBOOKS]
+    assert series.one_run(records, expected=course.run_id())

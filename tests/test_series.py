@@ -83,6 +83,31 @@ def test_a_notebook_without_a_report_is_refused():
         series.read_record("05", notebook("hello\n")["cells"])
 
 
+def test_one_run_is_one_run_id_in_every_notebook_and_names_the_odd_ones():
+    same = [series.read_record(n, notebook(report(5, {}))["cells"]) for n in ("02", "03")]
+    assert series.one_run(same) == "0.2.0-abcdef0123"
+    assert series.one_run(same, expected="0.2.0-abcdef0123") == "0.2.0-abcdef0123"
+    with pytest.raises(ValueError, match=r"\(expected 0.3.0-abcdef0123\): 02: 0.2.0-abcdef0123"):
+        series.one_run(same, expected="0.3.0-abcdef0123")  # another version, same settings
+    other = report(5, {}).replace("abcdef0123", "9999999999")
+    bare = "Ran on CPU x2 in 5 s (corpus spa-eng).\n"
+    mixed = same + [series.read_record("04", notebook(other)["cells"])]
+    with pytest.raises(ValueError, match="03: 0.2.0-abcdef0123, 04: 0.2.0-9999999999$"):
+        series.one_run(mixed)
+    with pytest.raises(ValueError, match="05: no run id"):
+        series.one_run(same + [series.read_record("05", notebook(bare)["cells"])])
+
+
+def test_stamp_refuses_notebooks_of_two_runs_and_writes_nothing(tmp_path):
+    paths = [tmp_path / "02_x.ipynb", tmp_path / "03_y.ipynb"]
+    paths[0].write_text(json.dumps(notebook(report(5, {}))))
+    paths[1].write_text(json.dumps(notebook(report(5, {}).replace("abcdef", "fedcba"))))
+    before = [p.read_text() for p in paths]
+    with pytest.raises(ValueError, match="not one course run"):
+        series.stamp(paths)
+    assert [p.read_text() for p in paths] == before
+
+
 def test_stamp_writes_the_time_after_the_badges_once_and_pins_colab(tmp_path):
     path = tmp_path / "02_x.ipynb"
     path.write_text(json.dumps(notebook(report(120, {"seq2seq": info(1800, True, T1)}))))
