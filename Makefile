@@ -39,9 +39,14 @@ cjk-font:
 	  else echo "note: no CJK font found; install fonts-wqy-microhei or fonts-noto-cjk for Chinese plots"; fi; }
 
 # The notebooks run top to bottom in smoke mode (toy corpus, tiny models) under nbval.
+# The suite spends most of its time in one Python thread (tracing, building, subprocesses),
+# so it runs in one worker per core, up to 4; --dist loadscope keeps each test module and
+# each notebook in one worker, in order. PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.installed cjk-font
 	$(BIN)/ruff check s2s_keras tests
-	S2S_SMOKE=1 $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env tests notebooks
+	S2S_SMOKE=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadscope \
+	  --nbval-lax --nbval-current-env tests notebooks
 
 # The course as one series (hours on a CPU): train the models of notebooks 02-06 (resumable),
 # execute every notebook in full in place reusing them, then write each notebook's measured
