@@ -27,6 +27,7 @@ from s2s_keras.text import Tokenizer, load_tokenizer
 _CKPT = re.compile(r"checkpoint-(\d+)\.weights\.h5")
 _STATE_ATTR = "s2s_keras_training_state"
 _BEST_GROUP = "s2s_keras_early_stopping_best"
+_HISTORY = "s2s_keras_history"
 
 
 class TrainingBackup(keras.callbacks.Callback):
@@ -45,6 +46,9 @@ class TrainingBackup(keras.callbacks.Callback):
 
     Resume granularity: the weights and optimizer state of the last backup; training
     goes on from the epoch that backup was taken in, which restarts at its first batch.
+    Each checkpoint also holds the run's history so far (`history()`: the metrics of
+    every finished epoch and the `step_log`'s points), so that a resumed run's learning
+    curve starts at its first step, not at the resume.
 
     Args:
         directory: the backup folder, created when first needed; one run per folder.
@@ -84,6 +88,11 @@ class TrainingBackup(keras.callbacks.Callback):
         # The run's `training.ResumableEarlyStopping`, if any: its state and best weights
         # go into every checkpoint and come back on `restore`.
         self.early_stopping = None
+        # The history of the calls before this one (a resumed run sets it from the
+        # backup), this call's epoch metrics, and the run's `training.StepLog`, if any.
+        self.history_before: dict[str, list] = {}
+        self._epoch_logs: dict[str, list] = {}
+        self.step_log = None
 
     def checkpoints(self) -> list[Path]:
         """The checkpoint files, oldest first (temporary files excluded)."""
@@ -193,7 +202,17 @@ class TrainingBackup(keras.callbacks.Callback):
             self.save(self._epoch, self._batches)
 
     def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self._epoch_logs.setdefault(key, []).append(float(value))
         self.save(epoch + 1, 0)
+
+    def history(self) -> dict[str, list]:
+        """The run's history so far: the calls before a resume, then this call's
+        finished epochs and the `step_log`'s points (`training.StepLog.history`)."""
+        now = dict(self._epoch_logs)
+        if self.step_log is not None:
+            now.update(self.step_log.history())
+        return merge_history(self.history_before, now)
 
     def save(self, epoch: int, batch: int) -> Path:
         """Write a checkpoint of `self.model` at `epoch` epochs and `batch` batches done."""
@@ -226,6 +245,8 @@ class TrainingBackup(keras.callbacks.Callback):
             self.model.save_weights(tmp)
             with h5py.File(tmp, "a") as f:
                 f.attrs[_STATE_ATTR] = json.dumps(state)
+                # a dataset, not an attribute: HDF5 keeps attributes under 64 KiB
+                f.create_dataset(_HISTORY, data=json.dumps(self.history()))
                 if best_weights is not None:  # the best epoch's weights, for the resume
                     group = f.create_group(_BEST_GROUP)
                     for i, array in enumerate(best_weights):
@@ -233,6 +254,16 @@ class TrainingBackup(keras.callbacks.Callback):
         for old in self.checkpoints()[: -self.keep]:
             old.unlink(missing_ok=True)
         return final
+
+
+def merge_history(before: dict[str, list], after: dict[str, list]) -> dict[str, list]:
+    """Two histories of one run, one after the other, key by key.
+
+    Example:
+        >>> merge_history({"loss": [3.0], "step": [100]}, {"loss": [2.0], "val_loss": [2.5]})
+        {'loss': [3.0, 2.0], 'step': [100], 'val_loss': [2.5]}
+    """
+    return {key: [*before.get(key, []), *after.get(key, [])] for key in {**before, **after}}
 
 
 def resume_message(state: dict, directory: Path, epochs: int) -> str:
@@ -273,6 +304,8 @@ def _read_state(path: Path) -> dict:
 
     with h5py.File(path, "r") as f:
         state = json.loads(f.attrs[_STATE_ATTR])
+        if _HISTORY in f:  # backups written before histories were kept have none
+            state["history"] = json.loads(f[_HISTORY][()])
     if not isinstance(state.get("epoch"), int) or not isinstance(state.get("batch"), int):
         raise ValueError(f"{path.name} has no training position")
     return state

@@ -573,31 +573,86 @@ def results_table(document: Mapping) -> str:
     return "\n".join(rows)
 
 
-def main(argv=None) -> int:
-    """`python -m s2s_keras.course [MODEL ...]`: train the course models of notebooks
-    02–06 on spa-eng ahead of the notebooks (all six by default), into `runs_dir()`.
+# Each group of models is trained with the calls its notebook makes, so the notebook then
+# reuses every one; each yields `(label, TrainedModel.info)` per model.
 
-    The notebooks then reuse them. A run killed midway resumes from its backup when the
-    same command is given again; a model already trained with these settings is skipped.
+
+def _spa_eng_models(smoke: bool = False, names=MODEL_NAMES):
+    """Notebooks 02–06's models on spa-eng."""
+    from s2s_keras.corpora import load_corpus
+
+    corpus = load_corpus(corpus_name(smoke))
+    for name in names:
+        yield name, train(name, corpus, smoke)[0].info
+
+
+def _chinese_models(smoke: bool = False):
+    """Notebook 09's two Transformers, zh→en and en→zh, early-stopped."""
+    for name in CHINESE_CORPORA:
+        corpus = chinese_corpus(name, smoke)
+        trained, _ = train("transformer", corpus, smoke)
+        yield f"transformer {corpus.source_lang}→{corpus.target_lang}", trained.info
+
+
+def _multilingual_models(smoke: bool = False):
+    """Notebook 10's multilingual Transformer, its temperature-1 run and its baselines."""
+    from s2s_keras.corpora import load_corpus
+
+    corpus = load_corpus(multilingual_corpus_name(smoke))
+    yield "multilingual transformer", train_multilingual(corpus, smoke)[0].info
+    t1, _ = train_multilingual(
+        corpus, smoke, name="transformer-t1", temperature=1.0, steps=multilingual_compare_at(smoke)
+    )
+    yield "multilingual transformer, T = 1", t1.info
+    for direction in BASELINE_DIRECTIONS:
+        if direction in corpus.direction_names():  # toy-multi has no Chinese
+            yield f"baseline {direction}", multilingual_baseline(corpus, direction, smoke).info
+
+
+# The groups `python -m s2s_keras.course` trains besides single models of 02–06.
+GROUPS = {
+    "spa-eng": ("notebooks 02–06's six models (the default)", _spa_eng_models),
+    "chinese": ("notebook 09's zh→en and en→zh Transformers", _chinese_models),
+    "multilingual": ("notebook 10's model, its T = 1 run and 3 baselines", _multilingual_models),
+}
+
+
+def main(argv=None) -> int:
+    """`python -m s2s_keras.course [TARGET ...]`: train the course's models ahead of the
+    notebooks, into `runs_dir()`.
+
+    A TARGET is a model of notebooks 02–06 (trained on spa-eng) or a group of `GROUPS`
+    (`spa-eng`, the default; `chinese`; `multilingual`; `all` for the three). The
+    notebooks then reuse the models. A run killed midway resumes from its backup when the
+    same command is given again; a model already trained with these settings is loaded.
     """
     import argparse
 
-    from s2s_keras.corpora import load_corpus
-
     parser = argparse.ArgumentParser(
-        prog="python -m s2s_keras.course", description=main.__doc__.split("\n\n")[0]
+        prog="python -m s2s_keras.course",
+        description=main.__doc__.split("\n\n")[0],
+        epilog="groups: " + "; ".join(f"{name}: {text}" for name, (text, _) in GROUPS.items()),
     )
+    choices = [*MODEL_NAMES, *GROUPS, "all"]
     parser.add_argument(
-        "models", nargs="*", metavar="MODEL", help=f"any of {', '.join(MODEL_NAMES)} (default: all)"
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help=f"any of {', '.join(choices)} (default: spa-eng)",
     )
     args = parser.parse_args(argv)
-    unknown = [name for name in args.models if name not in MODEL_NAMES]
+    unknown = [target for target in args.targets if target not in choices]
     if unknown:
-        parser.error(f"unknown model {unknown[0]!r}: choose from {', '.join(MODEL_NAMES)}")
-    corpus = load_corpus(corpus_name(False))
-    for name in args.models or MODEL_NAMES:
-        trained, _ = train(name, corpus)
-        print(model_facts(name, trained.info, here="this command"), flush=True)
+        parser.error(f"unknown model {unknown[0]!r}: choose from {', '.join(choices)}")
+    targets = [
+        name
+        for target in args.targets or ["spa-eng"]
+        for name in (GROUPS if target == "all" else [target])
+    ]
+    for target in dict.fromkeys(targets):  # each once, in the order given
+        runs = GROUPS[target][1]() if target in GROUPS else _spa_eng_models(names=[target])
+        for label, info in runs:
+            print(model_facts(label, info, here="this command"), flush=True)
     return 0
 
 

@@ -23,7 +23,7 @@ from keras import ops
 
 from s2s_keras import checks, distribute, multilingual
 from s2s_keras.bundle import TrainedModel
-from s2s_keras.checkpoints import TrainingBackup, resume_message
+from s2s_keras.checkpoints import TrainingBackup, merge_history, resume_message
 from s2s_keras.errors import S2SError
 from s2s_keras.evaluation import MaskedAccuracy, MaskedLoss
 from s2s_keras.models import MODEL_NAMES, build_model, model_config
@@ -558,10 +558,10 @@ def train(
         callbacks: extra Keras callbacks.
 
     Returns:
-        `(trained_model, history)` where `history` is Keras' `History.history` dict (the
-        epochs of this call only, after a resume; `info["resumed_from"]` then says from
-        where), plus `StepLog`'s per-`LOG_EVERY`-steps means (`step`, `step_loss`, ...,
-        `val_step`) when `fit` trained. `info`'s `epochs_run`, `steps_run` and `train_seconds` count the whole
+        `(trained_model, history)` where `history` is Keras' `History.history` dict plus
+        `StepLog`'s per-`LOG_EVERY`-steps means (`step`, `step_loss`, ..., `val_step`)
+        when `fit` trained; after a resume, the history the backup kept comes first
+        (`info["resumed_from"]` says from where). `info`'s `epochs_run`, `steps_run` and `train_seconds` count the whole
         run, the calls before a resume included (a resumed epoch's redone batches count
         twice in the seconds).
     """
@@ -592,20 +592,22 @@ def train(
     callbacks = _callbacks(settings, callbacks, tensorboard_dir)
     epochs, steps_per_epoch = _schedule(corpus, settings)
     initial_epoch = 0
+    step_log = StepLog(LOG_EVERY)
+    callbacks.append(step_log)  # before the backup, which saves its points
     if backup is not None:
         backup.early_stopping = next(
             (c for c in callbacks if isinstance(c, ResumableEarlyStopping)), None
         )
+        backup.step_log = step_log
         resume = backup.restore(network)
         if resume is not None:
             initial_epoch = resume["epoch"]
             backup.seconds_before = float(resume.get("train_seconds", 0.0))  # older backups: 0
+            backup.history_before = resume.get("history", {})  # older backups: none
             if verbose:
                 print(resume_message(resume, backup.directory, epochs), flush=True)
         callbacks.append(backup)
     seconds_before = 0.0 if backup is None else backup.seconds_before
-    step_log = StepLog(LOG_EVERY)
-    callbacks.append(step_log)
     start = time.monotonic()
     history, out_of_time = _fit(
         network,
@@ -621,12 +623,15 @@ def train(
     )
     if step_log.steps:  # the training loop of the mirrored strategies calls no batch hooks
         history = {**history, **step_log.history()}
+    epochs_this_call = len(history.get("loss", []))
+    if backup is not None:
+        history = merge_history(backup.history_before, history)
     info = {
         **_run_record(corpus, settings, strategy),
         **_mixture_record(corpus, settings),
         "params": network.count_params(),
         # Counted over the whole run: a resumed run adds the epochs and seconds before.
-        "epochs_run": initial_epoch + len(history.get("loss", [])),
+        "epochs_run": initial_epoch + epochs_this_call,
         "resumed_from": None if resume is None else {k: resume[k] for k in ("epoch", "batch")},
         # An epoch cut short by `max_minutes` still counts in `epochs_run`: these say so.
         "steps_run": int(network.optimizer.iterations.numpy()),  # int() fails on replicas

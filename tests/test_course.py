@@ -189,6 +189,44 @@ def test_the_course_command_refuses_an_unknown_model_before_loading_any_corpus(c
     assert "unknown model 'lstm': choose from seq2seq, bahdanau" in capsys.readouterr().err
 
 
+def test_the_course_command_offers_its_groups_beside_the_models(capsys):
+    with pytest.raises(SystemExit) as exited:
+        course.main(["everything"])
+    assert exited.value.code == 2
+    assert (
+        "unknown model 'everything': choose from seq2seq, bahdanau, luong-dot, luong-general, "
+        "luong-concat, transformer, spa-eng, chinese, multilingual, all"
+    ) in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_course_command_trains_notebook_10s_models_as_the_notebook_asks_for_them(
+    tmp_path, monkeypatch
+):
+    from s2s_keras.corpora import load_corpus
+
+    monkeypatch.setenv("S2S_RUNS_DIR", str(tmp_path))
+    trained = dict(course.GROUPS["multilingual"][1](smoke=True))
+    assert list(trained) == [
+        "multilingual transformer",
+        "multilingual transformer, T = 1",
+        "baseline es-en",  # toy-multi has no Chinese
+    ]
+    assert not any(info["reused"] for info in trained.values())
+    # notebook 10's own calls now load what the command trained
+    corpus = load_corpus("toy-multi")
+    compare_at = course.multilingual_compare_at(True)
+    again = [
+        course.train_multilingual(corpus, True)[0],
+        course.train_multilingual(
+            corpus, True, name="transformer-t1", temperature=1.0, steps=compare_at
+        )[0],
+        course.multilingual_baseline(corpus, "es-en", True),
+    ]
+    assert [model.info["reused"] for model in again] == [True, True, True]
+    assert course.multilingual_at_step(corpus, compare_at).info["steps_run"] == compare_at
+
+
 @pytest.mark.slow
 def test_the_transformer_keeps_its_weights_after_every_epoch(tmp_path, monkeypatch):
     from dataclasses import replace

@@ -139,11 +139,19 @@ def test_a_crashed_run_resumes_from_its_backup_and_finishes_the_requested_epochs
         train(corpus, settings, callbacks=[_StopAfterEpoch(2)], **options)
     backed_up = TrainingBackup(tmp_path / "backup").latest()
     assert backed_up["epoch"] == 2 and backed_up["train_seconds"] > 0
+    before = backed_up["history"]  # the two finished epochs, kept with the backup
+    assert len(before["loss"]) == len(before["val_loss"]) == len(before["val_step"]) == 2
     started = time.monotonic()
     trained, history = train(corpus, settings, **options)
     resumed_for = time.monotonic() - started
-    # Epochs 0 and 1 were backed up before the crash in epoch 2: only epoch 2 runs again.
-    assert len(history["loss"]) == 1
+    # Epochs 0 and 1 were backed up before the crash in epoch 2: only epoch 2 runs again,
+    # and the history is the whole run's, the backed-up epochs first.
+    assert len(history["loss"]) == len(history["val_step"]) == 3
+    assert history["loss"][:2] == before["loss"] and history["step"][:2] == before["step"]
+    assert (
+        history["step"] == sorted(set(history["step"]))
+        and history["val_step"][2] > before["val_step"][1]
+    )
     # The record counts the whole run: 3 epochs, and the seconds of both calls.
     assert trained.info["epochs_run"] == 3 and trained.info["resumed_from"]["epoch"] == 2
     seconds = trained.info["train_seconds"]
