@@ -48,15 +48,18 @@ test: $(VENV)/.installed cjk-font
 	S2S_SMOKE=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadscope \
 	  --nbval-lax --nbval-current-env tests notebooks
 
-# The course as one series (hours on a CPU): train the models of notebooks 02-06 (resumable),
+# The course as one series (hours on a CPU): train the course's models ahead (resumable;
+# `make course` the six of notebooks 02-06, `make course COURSE=all` every notebook's),
 # execute every notebook in full in place reusing them, then write each notebook's measured
 # time at its top and pin its Colab install to the commit the series ran on.
+COURSE ?= spa-eng
 course: $(VENV)/.installed
-	$(BIN)/python -m s2s_keras.course
+	$(BIN)/python -m s2s_keras.course $(COURSE)
 
-series: course cjk-font
+series: cjk-font
 	@git diff --quiet HEAD -- s2s_keras pyproject.toml || \
 	  { echo "commit the package first: the notebooks are pinned to the commit they ran on"; exit 1; }
+	$(MAKE) course COURSE=all
 	for nb in notebooks/[0-9][0-9]_*.ipynb; do \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; done

@@ -23,11 +23,13 @@ def test_settings_are_train_settings_of_that_model_for_every_model(name, smoke):
         course.TRANSFORMER_LEARNING_RATE if name == "transformer" else course.RNN_LEARNING_RATE
     )
     assert settings.learning_rate == (None if smoke else full_rate)
+    assert settings.config.dropout == 0.0 or (smoke and name == "transformer")
 
 
 def test_the_chinese_transformer_keeps_its_recipes_learning_rate():
     # Notebooks 09 and 10 were measured at the recipe's rate; only spa-eng's is raised.
     assert course.settings("transformer", corpus="cmn-eng").learning_rate is None
+    assert course.settings("transformer", corpus="cmn-eng").config.dropout == 0.1
     assert course.settings("transformer", corpus="spa-eng").learning_rate == 2e-3
 
 
