@@ -283,7 +283,9 @@ def runs_dir() -> Path:
 
 
 def chinese_corpus(name: str = "cmn-eng", smoke: bool = False):
-    """`cmn-eng` (Chinese → English) or `eng-cmn`, and for smoke runs a small slice of it."""
+    """`cmn-eng` (Chinese → English) or `eng-cmn`, and for smoke runs a small slice of it,
+    named `cmn-eng-smoke` (`eng-cmn-smoke`): its models are kept apart from the full
+    corpus's under `runs_dir()`, so a smoke run (`make test`) never replaces them."""
     from s2s_keras.corpora import load_corpus
 
     if name not in CHINESE_CORPORA:
@@ -291,9 +293,8 @@ def chinese_corpus(name: str = "cmn-eng", smoke: bool = False):
     corpus = load_corpus(name)
     if not smoke:
         return corpus
-    return replace(
-        corpus, **{split: corpus.split(split).take(n) for split, n in CHINESE_SMOKE_PAIRS.items()}
-    )
+    head = {split: corpus.split(split).take(n) for split, n in CHINESE_SMOKE_PAIRS.items()}
+    return replace(corpus, name=f"{name}-smoke", **head)
 
 
 def settings(name: str, smoke: bool = False, corpus: str | None = None) -> TrainSettings:

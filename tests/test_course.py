@@ -68,7 +68,9 @@ def test_the_chinese_smoke_corpus_is_the_head_of_each_real_split(monkeypatch):
     monkeypatch.setattr(corpora, "load_corpus", lambda name: full)
     smoke = course.chinese_corpus("cmn-eng", smoke=True)
     assert smoke.sizes() == course.CHINESE_SMOKE_PAIRS
-    assert smoke.train.source[:2] == ("句子0。", "句子1。") and smoke.name == "cmn-eng"
+    assert smoke.train.source[:2] == ("句子0。", "句子1。")
+    # named apart, so that its runs never replace the full corpus's under runs/course
+    assert (smoke.source_lang, smoke.target_lang, smoke.name) == ("zh", "en", "cmn-eng-smoke")
     assert course.chinese_corpus("cmn-eng") is full
     with pytest.raises(ValueError, match="spa-eng"):
         course.chinese_corpus("spa-eng")
