@@ -445,6 +445,9 @@ def model_facts(name: str, info: Mapping, *, here: str = "this notebook") -> str
         ...     "train_seconds": 12.3, "hardware": "CPU x2", "reused": True,
         ...     "finished_at": "2026-12-02T16:00:00Z"})
         'seq2seq: 1,200 parameters, 2 epochs, 80 steps, 12 s on CPU x2; reused (trained 2026-12-02T16:00:00Z)'
+
+    A record that holds its settings says what budget it trained to, and that no clock cut
+    it (`budget 4 epochs, no time cap`) or whether one did.
     """
     when = info.get("finished_at", "at an unrecorded time")
     where = f"reused (trained {when})" if info.get("reused") else f"trained in {here} ({when})"
@@ -452,10 +455,29 @@ def model_facts(name: str, info: Mapping, *, here: str = "this notebook") -> str
         where = f"its weights at that step, kept by a longer run (trained {when})"
     seconds = info.get("train_seconds")
     took = f"{seconds:.0f} s" if seconds is not None else "time not recorded"
+    budget = _budget(info)
     return (
         f"{name}: {info['params']:,} parameters, {info['epochs_run']} epochs, "
-        f"{info['steps_run']:,} steps, {took} on {info['hardware']}; {where}"
+        f"{info['steps_run']:,} steps{f' ({budget})' if budget else ''}, {took} on "
+        f"{info['hardware']}; {where}"
     )
+
+
+def _budget(info: Mapping) -> str:
+    """What a run was asked to train and whether a clock could cut it, from its record:
+    e.g. `budget 4 epochs, no time cap`; empty for a record without its settings."""
+    if "epochs" not in info:
+        return ""
+    steps, patience, minutes = info.get("steps"), info.get("patience"), info.get("max_minutes")
+    parts = [f"budget {steps:,} steps" if steps else f"budget {info['epochs']} epochs"]
+    if patience:
+        parts.append(f"early stopping after {patience} epochs without a better validation loss")
+    if minutes:
+        cut = "cut by it" if info.get("stopped_by_time_budget") else "not reached"
+        parts.append(f"time cap {minutes:g} min, {cut}")
+    else:
+        parts.append("no time cap")
+    return ", ".join(parts)
 
 
 def closing_report(

@@ -23,7 +23,8 @@ from pathlib import Path
 _RAN = re.compile(r"^Ran on (?P<hardware>.+?) in (?P<seconds>\d+) s\b")
 _RUN_ID = re.compile(r"^course run id: (?P<id>\S+)$")
 _FACTS = re.compile(
-    r"^(?P<name>[^:\n]+): [\d,]+ parameters, \d+ epochs, [\d,]+ steps, "
+    r"^(?P<name>[^:\n]+): [\d,]+ parameters, \d+ epochs, [\d,]+ steps"
+    r"(?: \((?P<budget>[^)]*)\))?, "
     r"(?:(?P<seconds>\d+) s|time not recorded) on .+?; (?P<where>.+)$"
 )
 _WHEN = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z?")
@@ -44,6 +45,9 @@ class NotebookRecord:
     # `trained_here` holds the models this notebook trained itself.
     models: dict = field(default_factory=dict)
     trained_here: set = field(default_factory=set)
+    # model name → its budget as the facts state it (`budget 4 epochs, no time cap`), or
+    # None where the facts state none
+    budgets: dict = field(default_factory=dict)
 
 
 def _last_code_text(cells: Sequence[dict]) -> str:
@@ -73,6 +77,7 @@ def read_record(name: str, cells: Sequence[dict]) -> NotebookRecord:
             key = (found["name"].strip(), when.group(0) if when else where)
             seconds = None if found["seconds"] is None else int(found["seconds"])
             record.models[key] = seconds
+            record.budgets[key[0]] = found["budget"]
             if where.startswith("trained in"):
                 record.trained_here.add(key)
     return record

@@ -92,3 +92,19 @@ def test_the_saved_notebooks_are_one_run_of_this_code():
         pytest.skip("no notebook is stamped yet")
     records = [series.read_record(p.stem, cells(p)) for p in NOTEBOOKS]
     assert series.one_run(records, expected=course.run_id())
+
+
+def test_no_clock_cut_a_model_of_the_saved_series():
+    # Budgets are epochs or steps: every model's facts in the saved outputs state its budget
+    # and that no time cap cut it (`course.model_facts`).
+    from s2s_keras import series
+
+    if not any(series.TIME_LINE in source(cells(p)[0]) for p in NOTEBOOKS):
+        pytest.skip("no notebook is stamped yet")
+    budgets = {
+        (p.stem, name): budget
+        for p in NOTEBOOKS
+        for name, budget in series.read_record(p.stem, cells(p)).budgets.items()
+    }
+    assert budgets, "no model facts in the saved outputs"
+    assert {key: b for key, b in budgets.items() if not b or "no time cap" not in b} == {}

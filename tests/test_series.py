@@ -66,6 +66,27 @@ def test_a_reused_model_counts_once_towards_the_first_notebook_that_uses_it():
     assert rows[0]["models"] == ["seq2seq"] and rows[2]["models"] == []
 
 
+def test_the_facts_state_each_models_budget_and_the_record_reads_it_back():
+    epochs = {**info(1800, True, T1), "epochs": 4, "max_minutes": None}
+    capped = {**epochs, "max_minutes": 10, "stopped_by_time_budget": True}
+    stepped = {**epochs, "epochs": 10, "steps": 5000, "patience": 3}
+    facts = course.model_facts("seq2seq", epochs)
+    assert "4 epochs, 7,160 steps (budget 4 epochs, no time cap), 1800 s on CPU x2" in facts
+    assert "(budget 4 epochs, time cap 10 min, cut by it)" in course.model_facts("b", capped)
+    assert (
+        "(budget 5,000 steps, early stopping after 3 epochs without a better validation loss, "
+        "no time cap)" in course.model_facts("t", stepped)
+    )
+    lines = report(60, {"seq2seq": epochs, "bahdanau": capped, "old": info(5, True, T2)})
+    record = series.read_record("02", notebook(lines)["cells"])
+    assert record.budgets == {
+        "seq2seq": "budget 4 epochs, no time cap",
+        "bahdanau": "budget 4 epochs, time cap 10 min, cut by it",
+        "old": None,  # a record without its settings states no budget
+    }
+    assert record.models[("seq2seq", T1)] == 1800  # the seconds still read past the budget
+
+
 def test_a_model_trained_here_and_reused_later_is_the_same_model():
     here = report(100, {"transformer": info(500, False, T1)})
     later = report(10, {"transformer": info(500, True, T1)})
