@@ -135,7 +135,9 @@ def test_the_training_loop_resumes_from_backups_and_honours_callbacks_and_time(t
     trained, history = _train_toy(epochs=3, tensorboard_dir=tmp_path / "logs", **settings)
     assert trained.info["strategy"] == "mirrored" and trained.info["replicas"] == 1
     assert trained.info["resumed_from"] == {"epoch": 1, "batch": 0}
-    assert len(history["loss"]) == 2 and len(history["val_loss"]) == 2
+    # the whole run's history: the backed-up first epoch and the two trained after the crash
+    assert len(history["loss"]) == 3 and len(history["val_loss"]) == 3
+    assert trained.info["epochs_run"] == 3
     assert not (tmp_path / "backup").exists()
     assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
 

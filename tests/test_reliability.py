@@ -223,7 +223,13 @@ def test_a_backup_with_no_readable_checkpoint_is_a_one_line_error(tmp_path):
 class _CrashInSecondEpoch(keras.callbacks.Callback):
     """A crash at the end of the second epoch, before its backup (callbacks run in order)."""
 
+    def __init__(self):
+        super().__init__()
+        self.first_loss = None
+
     def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            self.first_loss = logs["loss"]
         if epoch == 1:
             raise RuntimeError("simulated crash")
 
@@ -233,8 +239,9 @@ def test_a_resumed_run_reads_text_with_the_tokenizers_it_was_trained_with(tmp_pa
     corpus = make_toy_corpus(150, seed=2)
     settings = TrainSettings(config=model_config("bahdanau", embedding_dim=8, units=8), epochs=3)
     options = dict(verbose=0, backup_dir=tmp_path / "backup")
+    crash = _CrashInSecondEpoch()
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(corpus, settings, callbacks=[_CrashInSecondEpoch()], **options)
+        train(corpus, settings, callbacks=[crash], **options)
     saved = TrainingBackup(tmp_path / "backup").load_tokenizers()
 
     def must_not_refit(*args, **kwargs):
@@ -243,7 +250,9 @@ def test_a_resumed_run_reads_text_with_the_tokenizers_it_was_trained_with(tmp_pa
     monkeypatch.setattr(training, "fit_tokenizers", must_not_refit)
     trained, history = train(corpus, settings, **options)
     assert trained.info["resumed_from"] == {"epoch": 1, "batch": 0}
-    assert len(history["loss"]) == 2
+    # the history is the whole run's: the backed-up first epoch, then the two trained now
+    assert len(history["loss"]) == 3 and history["loss"][0] == pytest.approx(crash.first_loss)
+    assert trained.info["epochs_run"] == 3
     assert trained.source_tokenizer.vocab == saved[0].vocab
     assert trained.target_tokenizer.vocab == saved[1].vocab
     assert not (tmp_path / "backup").exists()
