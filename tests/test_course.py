@@ -289,3 +289,14 @@ def test_the_notebooks_and_the_repository_share_one_runs_folder(tmp_path, monkey
     assert course.runs_dir() == Path("runs") / "course"
     monkeypatch.setenv("S2S_RUNS_DIR", str(tmp_path / "elsewhere"))
     assert course.runs_dir() == tmp_path / "elsewhere" / "course"
+
+
+def test_the_readmes_course_table_is_the_one_notebook_07_wrote_in_results_json():
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    results = root / "notebooks" / "results.json"
+    if not results.exists():
+        pytest.skip("notebook 07 has not written notebooks/results.json (the course series) yet")
+    table = course.results_table(json.loads(results.read_text(encoding="utf-8")))
+    assert table in (root / "README.md").read_text(encoding="utf-8")
