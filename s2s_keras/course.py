@@ -218,14 +218,28 @@ def train_for_steps(corpus, steps: int, smoke: bool = False, *, verbose=2):
         `(trained_model, history)` as `training.train_or_load` returns them.
     """
     directory = runs_dir() / corpus.name / f"transformer-{steps}-steps"
-    # the multilingual model's optimiser (its recipe's rate), so only the data differs
-    chosen = replace(
-        settings("transformer", smoke, corpus.name),
+    return train_or_load(
+        directory, corpus, baseline_settings(corpus.name, steps, smoke), verbose=verbose
+    )
+
+
+def baseline_settings(corpus: str, steps: int, smoke: bool = False) -> TrainSettings:
+    """The settings of `train_for_steps`: the course's Transformer settings on `corpus`
+    (its vocabulary, batch and early stopping) for at most `steps` steps, with the
+    multilingual model's configuration and optimiser (dropout 0.1 and the recipe's rate,
+    where spa-eng's course Transformer has neither), so that only the data differs.
+
+    Example:
+        >>> baseline_settings("spa-eng", 885).config == multilingual_settings().config
+        True
+    """
+    return replace(
+        settings("transformer", smoke, corpus),
+        config=multilingual_settings(smoke).config,
         steps=steps,
         max_minutes=None,
         learning_rate=None,
     )
-    return train_or_load(directory, corpus, chosen, verbose=verbose)
 
 
 # Notebook 10's bilingual baselines, each the course's Transformer on one pair, scored on
