@@ -56,13 +56,17 @@ COURSE ?= spa-eng
 course: $(VENV)/.installed
 	$(BIN)/python -m s2s_keras.course $(COURSE)
 
+# A cell that runs past CELL_TIMEOUT seconds fails the series instead of waiting forever: an
+# ipykernel 7 kernel has been seen to go idle mid-notebook while nbconvert waited on it. With
+# the models trained ahead, the longest cell here (01's dual encoder) took 382 s.
+CELL_TIMEOUT ?= 3600
 series: cjk-font
 	@git diff --quiet HEAD -- s2s_keras pyproject.toml || \
 	  { echo "commit the package first: the notebooks are pinned to the commit they ran on"; exit 1; }
 	$(MAKE) course COURSE=all
 	for nb in notebooks/[0-9][0-9]_*.ipynb; do \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; done
+	    --ExecutePreprocessor.timeout=$(CELL_TIMEOUT) "$$nb" || exit 1; done
 	$(BIN)/python -m s2s_keras.series notebooks --pin "$$(git rev-parse HEAD)"
 
 lint: $(VENV)/.installed
